@@ -17,6 +17,8 @@ class Arena {
   // when the arena is exhausted (its size is computed at load time, so that is our bug).
   Tensor alloc(DType dtype, Shape shape);
   void reset() { used_ = 0; }
+  // Frees everything allocated after used() returned `mark`.
+  void rewind(size_t mark) { used_ = mark < used_ ? mark : used_; }
   size_t used() const { return used_; }
   size_t capacity() const { return capacity_; }
   size_t high_water() const { return high_water_; }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace mofa {
@@ -23,8 +24,9 @@ class ThreadPool {
   // multiples of `align` (except the last end), so callers can keep SIMD blocks whole.
   template <typename Fn>
   void parallel_for(int64_t n, Fn&& fn, int64_t align = 1) {
-    auto thunk = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<Fn*>(ctx))(b, e, t); };
-    run(n, align, thunk, &fn);
+    using F = std::remove_reference_t<Fn>;
+    auto thunk = [](void* ctx, int64_t b, int64_t e, int t) { (*static_cast<F*>(ctx))(b, e, t); };
+    run(n, align, thunk, const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
   // fn(thread_index) runs once on every thread.

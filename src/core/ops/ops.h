@@ -2,6 +2,8 @@
 // The public op API used by models and pipelines. Each op validates shapes and dtypes (errors name
 // the op and the values), then calls its backend kernel once through core/kernels/dispatch.h.
 // Activations are contiguous f32; weights keep their stored dtype (f32/f16/bf16 or MLX affine).
+// An undefined output tensor is allocated by the op; a defined one must be contiguous f32 with
+// the right element count (its shape is not changed).
 #include <cstdint>
 #include <vector>
 
@@ -15,8 +17,8 @@ namespace mofa::ops {
 // (e.g. activations quantized to int8 per block, integer dot products).
 enum class MatmulMode { exact, fast };
 
-// y[m, w.rows] = x[m, w.cols] · wᵀ (+ bias[w.rows] when bias is defined). m == 1 is decode
-// (matvec); m > 1 is prefill (blocked matmul).
+// y[m, w.rows] = x[m, w.cols] · wᵀ (+ bias[w.rows], any float dtype, when defined). m == 1 is
+// decode (matvec); m > 1 is prefill (blocked matmul). y must not alias x.
 void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode,
             const Tensor& bias = Tensor());
 
@@ -39,7 +41,8 @@ struct Rope {
 // Standard RoPE (rope_theta, no scaling).
 Rope rope_default(int head_dim, int rotary_dim, double theta);
 
-// x[m, n_heads, head_dim] rotated in place; row i is at position positions[i].
+// x[m, n_heads, head_dim] (or [m, n_heads * head_dim]) rotated in place; row i is at position
+// positions[i].
 void rope_apply(Tensor& x, const int32_t* positions, const Rope& rope);
 
 // In place, numerically stable softmax over the last dim of a contiguous [.., n] tensor.
@@ -55,7 +58,7 @@ void add(const Tensor& a, const Tensor& b, Tensor& out);
 // q: [m, n_heads, head_dim]; k, v: [n_kv_heads, capacity, head_dim] f32 caches holding
 // n_past + m valid positions (the new rows already appended); query row i sits at position
 // n_past + i and sees positions [max(0, pos - window + 1), pos] (window 0 = unlimited).
-// out: [m, n_heads, head_dim].
+// out: [m, n_heads, head_dim]; it may alias q.
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_past, float scale,
                int64_t window, Tensor& out);
 

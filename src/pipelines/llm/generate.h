@@ -76,8 +76,9 @@ class Sequence {
 class Generation {
  public:
   virtual ~Generation() = default;
-  // Runs the prefill (first call) or one decode step; fills `event`. Returns false once finished
-  // (finish_reason() is then set and `event` may carry a last flush of held-back text).
+  // Runs the prefill (first call) or one decode step and fills `event`, which is always valid
+  // (a token and/or text to emit). Returns false when this was the last step: finish_reason()
+  // is then set, and `event` carries the final token and flush of held-back text, if any.
   virtual bool step(TokenEvent* event) = 0;
   // Stops at the next step with FinishReason::cancelled.
   virtual void cancel() = 0;

@@ -1,0 +1,89 @@
+// Micro-benchmarks of ops::linear on Qwen2.5-0.5B shapes (hidden 896, intermediate 4864, vocab
+// 151936). Counters: GB/s of weight bytes read per call, GFLOP/s at 2·m·rows·cols.
+// Run: mofa_kernel_bench [--threads N via MOFA_THREADS] --benchmark_filter=...
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "core/ops/ops.h"
+#include "core/thread_pool.h"
+#include "core/weight.h"
+
+namespace mofa {
+namespace {
+
+Tensor random_f32(int64_t n, uint32_t seed) {
+  Tensor t = Tensor::zeros(DType::f32, {n});
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1, 1);
+  for (int64_t i = 0; i < n; ++i) t.data_mut<float>()[i] = d(rng);
+  return t;
+}
+
+Weight make_weight(int64_t rows, int64_t cols, int bits, int gs, DType dense) {
+  std::mt19937 rng(1);
+  if (bits == 0) {
+    Tensor w = Tensor::zeros(dense, {rows, cols});
+    auto* p = static_cast<uint16_t*>(w.raw_mut());
+    const int64_t n = rows * cols * static_cast<int64_t>(dtype_size(dense)) / 2;
+    for (int64_t i = 0; i < n; ++i) p[i] = 0x3c00 ^ (rng() & 0x03ff);  // finite in f16 and bf16
+    return weight_dense(w, "bench");
+  }
+  Tensor w = Tensor::zeros(DType::u32, {rows, cols * bits / 32});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data_mut<uint32_t>()[i] = rng();
+  Tensor s = Tensor::zeros(DType::bf16, {rows, cols / gs});
+  Tensor b = Tensor::zeros(DType::bf16, {rows, cols / gs});
+  for (int64_t i = 0; i < s.numel(); ++i) {
+    s.data_mut<uint16_t>()[i] = f32_to_bf16(0.01f);
+    b.data_mut<uint16_t>()[i] = f32_to_bf16(-0.08f);
+  }
+  return weight_quantized(w, s, b, QuantSpec{bits, gs}, "bench");
+}
+
+// args: rows, cols, m, bits (0 = dense), dense dtype, mode.
+void BM_linear(benchmark::State& st) {
+  const int64_t rows = st.range(0), cols = st.range(1), m = st.range(2);
+  const int bits = static_cast<int>(st.range(3));
+  const DType dense = static_cast<DType>(st.range(4));
+  const auto mode = st.range(5) ? ops::MatmulMode::fast : ops::MatmulMode::exact;
+  const char* env = std::getenv("MOFA_THREADS");
+  thread_pool_set_threads(env ? std::atoi(env) : 2);
+  const Weight w = make_weight(rows, cols, bits, 64, dense);
+  const Tensor x = random_f32(m * cols, 2).reshape({m, cols});
+  Tensor y = Tensor::zeros(DType::f32, {m, rows});
+  for (auto _ : st) {
+    ops::linear(x, w, y, mode);
+    benchmark::DoNotOptimize(y.data<float>());
+  }
+  st.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.bytes()) * st.iterations() / 1e9,
+                                           benchmark::Counter::kIsRate);
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * rows * cols * st.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
+constexpr int64_t kF32 = static_cast<int64_t>(DType::f32);
+constexpr int64_t kBf16 = static_cast<int64_t>(DType::bf16);
+
+void shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t m : {1, 512})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{4864, 896}, {896, 4864}, {151936, 896}}) {
+      if (m == 512 && rows == 151936) continue;  // prefill computes logits for the last row only
+      for (int64_t mode : {1, 0}) {
+        b->Args({rows, cols, m, 4, kF32, mode});
+        b->Args({rows, cols, m, 8, kF32, mode});
+      }
+      b->Args({rows, cols, m, 0, kBf16, 1});
+    }
+}
+
+BENCHMARK(BM_linear)
+    ->Apply(shapes)
+    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace mofa
+
+BENCHMARK_MAIN();

@@ -1,0 +1,39 @@
+#pragma once
+// Flags shared by the commands that load a model (run, bench, serve, perplexity).
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "pipelines/llm/generate.h"
+
+namespace mofa::cli {
+
+struct ModelFlags {
+  std::string model;  // a model directory, or the id of a model in the models dir
+  int threads = 0;
+  int ctx_size = 0;
+  bool exact = false;
+};
+
+struct SamplingFlags {
+  float temp = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int max_tokens = -1;
+  bool has_seed = false;
+  uint64_t seed = 0;
+  llm::GenerateOptions options() const;
+};
+
+void add_model_flags(CLI::App* cmd, ModelFlags* flags);
+void add_sampling_flags(CLI::App* cmd, SamplingFlags* flags);
+
+// Resolves --model (a directory, or an id under $MOFA_HOME/models) to a directory; throws
+// InvalidInput with what was tried.
+std::string resolve_model_dir(const std::string& model);
+std::unique_ptr<llm::LlmPipeline> load_pipeline(const ModelFlags& flags);
+
+}  // namespace mofa::cli

@@ -1,0 +1,782 @@
+// linear and embedding. Three kernels:
+//  - dense matvec (m == 1, f32/f16/bf16): weights widened in registers, rows split over the pool;
+//  - f32 GEMM (m > 1, or exact quantized): a tile of W rows is widened/dequantized once into
+//    per-thread scratch and reused by 4x4 register-blocked microkernels over all rows of x;
+//  - int8 (fast mode, 4- and 8-bit): x is quantized once per call to int8 per group, W codes are
+//    fed unchanged to u8·i8 dot products (AVX-512 VNNI where present), and MLX's bias term is
+//    added as bias · Σx_group.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/kernels/cpu/linear.cpp"
+// VNNI is part of Highway's AVX3_DL target, which is only compiled on request.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+// The microkernels keep accumulators in arrays, which SVE's sizeless vectors do not allow.
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
+#endif
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/cache_control.h"
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/kernels/cpu/cpu_kernels.h"
+#include "core/thread_pool.h"
+
+#ifndef MOFA_CORE_KERNELS_CPU_LINEAR_ONCE
+#define MOFA_CORE_KERNELS_CPU_LINEAR_ONCE
+namespace mofa::kernels::cpu {
+// Layout of quantized activations for this target: a chunk is one vector of weight bytes; each
+// i32 lane of a dot product covers `cpl` consecutive codes.
+struct QLayout {
+  int64_t nb;      // bytes per vector
+  int64_t n32;     // i32 lanes per vector
+  int64_t cpl;     // codes per i32 lane (8 for 4-bit, 4 for 8-bit)
+  int64_t ch;      // codes per chunk
+  int64_t nfull;   // full chunks per row
+  int64_t ldq;     // bytes per quantized row
+  int64_t ldl;     // floats per row of lane-expanded scales
+  int64_t groups;  // groups per row
+  int64_t ldg;     // floats per row of per-group values (padded)
+};
+
+}  // namespace mofa::kernels::cpu
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace mofa::kernels::cpu {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using DI = hn::ScalableTag<int32_t>;
+using DU8 = hn::ScalableTag<uint8_t>;
+using DI8 = hn::ScalableTag<int8_t>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using IdxF = decltype(hn::SetTableIndices(DF(), static_cast<const int32_t*>(nullptr)));
+
+size_t FloatLanes() {
+  return hn::Lanes(DF());
+}
+
+// Matvecs stream W from DRAM once; the hardware prefetcher alone leaves much of the bandwidth
+// unused, so each chunk also asks for the line this far ahead.
+constexpr int64_t kPrefetchBytes = 4096;
+
+// ---------------------------------------------------------------- widening loads
+
+HWY_INLINE VF LoadWide(DF d, const float* p) {
+  return hn::LoadU(d, p);
+}
+HWY_INLINE VF LoadWide(DF d, const hwy::bfloat16_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::bfloat16_t, DF>(), p));
+}
+HWY_INLINE VF LoadWide(DF d, const hwy::float16_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, DF>(), p));
+}
+HWY_INLINE float ScalarWide(const float* p) {
+  return *p;
+}
+HWY_INLINE float ScalarWide(const hwy::bfloat16_t* p) {
+  return hwy::F32FromBF16(*p);
+}
+HWY_INLINE float ScalarWide(const hwy::float16_t* p) {
+  return f16_to_f32(*reinterpret_cast<const uint16_t*>(p));
+}
+
+// out[0..n) = p[0..n) widened to f32.
+template <typename T>
+HWY_INLINE void WidenRow(const T* p, int64_t n, float* out) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(LoadWide(d, p + i), d, out + i);
+  for (; i < n; ++i) out[i] = ScalarWide(p + i);
+}
+
+HWY_INLINE void WidenAny(const void* p, DType t, int64_t n, float* out) {
+  switch (t) {
+    case DType::bf16:
+      return WidenRow(static_cast<const hwy::bfloat16_t*>(p), n, out);
+    case DType::f16:
+      return WidenRow(static_cast<const hwy::float16_t*>(p), n, out);
+    default:
+      return WidenRow(static_cast<const float*>(p), n, out);
+  }
+}
+
+// ---------------------------------------------------------------- dense matvec
+
+template <typename T>
+void DenseMatvecT(const float* x, const T* w, int64_t cols, int64_t r0, int64_t r1, float* y) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t r = r0;
+  // Two rows at a time share each load of x.
+  for (; r + 2 <= r1; r += 2) {
+    const T* a = w + r * cols;
+    const T* b = a + cols;
+    VF a0 = hn::Zero(d), a1 = hn::Zero(d), b0 = hn::Zero(d), b1 = hn::Zero(d);
+    int64_t c = 0;
+    for (; c + 2 * N <= cols; c += 2 * N) {
+      hwy::Prefetch(a + c + kPrefetchBytes / sizeof(T));
+      hwy::Prefetch(b + c + kPrefetchBytes / sizeof(T));
+      const VF x0 = hn::LoadU(d, x + c), x1 = hn::LoadU(d, x + c + N);
+      a0 = hn::MulAdd(LoadWide(d, a + c), x0, a0);
+      a1 = hn::MulAdd(LoadWide(d, a + c + N), x1, a1);
+      b0 = hn::MulAdd(LoadWide(d, b + c), x0, b0);
+      b1 = hn::MulAdd(LoadWide(d, b + c + N), x1, b1);
+    }
+    for (; c + N <= cols; c += N) {
+      const VF x0 = hn::LoadU(d, x + c);
+      a0 = hn::MulAdd(LoadWide(d, a + c), x0, a0);
+      b0 = hn::MulAdd(LoadWide(d, b + c), x0, b0);
+    }
+    float sa = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+    float sb = hn::GetLane(hn::SumOfLanes(d, hn::Add(b0, b1)));
+    for (; c < cols; ++c) {
+      sa += ScalarWide(a + c) * x[c];
+      sb += ScalarWide(b + c) * x[c];
+    }
+    y[r] = sa;
+    y[r + 1] = sb;
+  }
+  for (; r < r1; ++r) {
+    const T* a = w + r * cols;
+    VF a0 = hn::Zero(d);
+    int64_t c = 0;
+    for (; c + N <= cols; c += N) a0 = hn::MulAdd(LoadWide(d, a + c), hn::LoadU(d, x + c), a0);
+    float sa = hn::GetLane(hn::SumOfLanes(d, a0));
+    for (; c < cols; ++c) sa += ScalarWide(a + c) * x[c];
+    y[r] = sa;
+  }
+}
+
+void DenseMatvec(const float* x, const WeightView& w, int64_t r0, int64_t r1, float* y) {
+  switch (w.dtype) {
+    case DType::bf16:
+      return DenseMatvecT(x, static_cast<const hwy::bfloat16_t*>(w.data), w.cols, r0, r1, y);
+    case DType::f16:
+      return DenseMatvecT(x, static_cast<const hwy::float16_t*>(w.data), w.cols, r0, r1, y);
+    default:
+      return DenseMatvecT(x, static_cast<const float*>(w.data), w.cols, r0, r1, y);
+  }
+}
+
+// ---------------------------------------------------------------- f32 GEMM
+
+// Columns [c0, c1) of row r of w widened/dequantized into out[0..width), zero padded; c0 is a
+// multiple of the group size.
+void ConvertRowRange(const WeightView& w, int64_t r, int64_t c0, int64_t c1, float* out,
+                     int64_t width) {
+  if (w.bits == 0) {
+    const size_t es = dtype_size(w.dtype);
+    WidenAny(static_cast<const char*>(w.data) + (r * w.cols + c0) * static_cast<int64_t>(es),
+             w.dtype, c1 - c0, out);
+  } else {
+    const DF df;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    const uint32_t* words = static_cast<const uint32_t*>(w.data) + r * w.row_words;
+    const int64_t groups = w.cols / w.group_size;
+    const int gs = w.group_size;
+    for (int64_t g = c0 / gs; g < c1 / gs; ++g) {
+      const float s = load_f32(w.scales, w.sdtype, r * groups + g);
+      const float b = load_f32(w.biases, w.sdtype, r * groups + g);
+      float* o = out + g * gs - c0;
+      if (w.bits == 8 && gs % N == 0) {
+        const hn::Rebind<uint8_t, DI> du8q;
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(words) + g * gs;
+        const VF vs = hn::Set(df, s), vb = hn::Set(df, b);
+        for (int j = 0; j < gs; j += static_cast<int>(N)) {
+          const VF q = hn::ConvertTo(df, hn::PromoteTo(DI(), hn::LoadU(du8q, p + j)));
+          hn::StoreU(hn::MulAdd(vs, q, vb), df, o + j);
+        }
+      } else if (w.bits == 4) {
+        const uint32_t* p = words + g * gs / 8;
+        for (int j = 0; j < gs / 8; ++j) {
+          const uint32_t v = p[j];
+          for (int k = 0; k < 8; ++k)
+            o[8 * j + k] = s * static_cast<float>((v >> (4 * k)) & 15u) + b;
+        }
+      } else {
+        const int bits = w.bits;
+        const uint32_t mask = (1u << bits) - 1u;
+        for (int j = 0; j < gs; ++j) {
+          const uint64_t bit = static_cast<uint64_t>(g * gs + j) * bits;
+          const uint64_t word = bit / 32, shift = bit % 32;
+          uint64_t v = words[word] >> shift;
+          if (shift + bits > 32) v |= static_cast<uint64_t>(words[word + 1]) << (32 - shift);
+          o[j] = s * static_cast<float>(static_cast<uint32_t>(v) & mask) + b;
+        }
+      }
+    }
+  }
+  for (int64_t c = c1 - c0; c < width; ++c) out[c] = 0.0f;
+}
+
+void ConvertRow(const WeightView& w, int64_t r, float* out, int64_t ld) {
+  ConvertRowRange(w, r, 0, w.cols, out, ld);
+}
+
+// y[i * ldy + j] (+)= x_i · w_j for MR rows of x (stride ldx) and NR rows of w (stride ldw); K
+// is a multiple of the vector length.
+template <int MR, int NR>
+HWY_INLINE void MicroF32(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t K,
+                         float* y, int64_t ldy, bool accumulate) {
+  const DF d;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  VF acc[MR * NR];
+  HWY_UNROLL(16)
+  for (int i = 0; i < MR * NR; ++i) acc[i] = hn::Zero(d);
+  for (int64_t k = 0; k < K; k += N) {
+    VF xv[MR];
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) xv[i] = hn::LoadU(d, x + i * ldx + k);
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      const VF wv = hn::LoadU(d, w + j * ldw + k);
+      HWY_UNROLL(16)
+      for (int i = 0; i < MR; ++i) acc[i * NR + j] = hn::MulAdd(xv[i], wv, acc[i * NR + j]);
+    }
+  }
+  HWY_UNROLL(16)
+  for (int i = 0; i < MR; ++i) HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    const float v = hn::GetLane(hn::SumOfLanes(d, acc[i * NR + j]));
+    y[i * ldy + j] = accumulate ? y[i * ldy + j] + v : v;
+  }
+}
+
+template <int MR>
+HWY_INLINE void MicroRowsF32(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t nr,
+                             int64_t K, float* y, int64_t ldy, bool acc) {
+  int64_t j = 0;
+  for (; j + 4 <= nr; j += 4) MicroF32<MR, 4>(x, ldx, w + j * ldw, ldw, K, y + j, ldy, acc);
+  switch (nr - j) {
+    case 3:
+      MicroF32<MR, 3>(x, ldx, w + j * ldw, ldw, K, y + j, ldy, acc);
+      break;
+    case 2:
+      MicroF32<MR, 2>(x, ldx, w + j * ldw, ldw, K, y + j, ldy, acc);
+      break;
+    case 1:
+      MicroF32<MR, 1>(x, ldx, w + j * ldw, ldw, K, y + j, ldy, acc);
+      break;
+    default:
+      break;
+  }
+}
+
+// Rows [r0, r1) of y[m, w.rows] for x[m, ldx] (zero padded past w.cols). W is converted in
+// blocks of tile_rows rows by kb columns (tile: tile_rows * kb floats, L2-sized) and each block
+// is reused by every 4-row group of x, whose kb-wide slices stay in L1.
+void GemmF32(const float* x, int64_t m, int64_t ldx, const WeightView& w, int64_t r0, int64_t r1,
+             float* y, float* tile, int64_t tile_rows, int64_t kb) {
+  const bool direct = w.bits == 0 && w.dtype == DType::f32 && ldx == w.cols;
+  for (int64_t t0 = r0; t0 < r1; t0 += tile_rows) {
+    const int64_t nr = std::min(tile_rows, r1 - t0);
+    for (int64_t k0 = 0; k0 < ldx; k0 += kb) {
+      const int64_t kw = std::min(kb, ldx - k0);
+      const float* wt = tile;
+      int64_t ldw = kw;
+      if (direct) {
+        wt = static_cast<const float*>(w.data) + t0 * w.cols + k0;
+        ldw = w.cols;
+      } else {
+        const int64_t c1 = std::min(w.cols, k0 + kw);
+        for (int64_t j = 0; j < nr; ++j) ConvertRowRange(w, t0 + j, k0, c1, tile + j * kw, kw);
+      }
+      const bool acc = k0 > 0;
+      const float* xb = x + k0;
+      float* yb = y + t0;
+      int64_t i = 0;
+      for (; i + 4 <= m; i += 4)
+        MicroRowsF32<4>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
+      switch (m - i) {
+        case 3:
+          MicroRowsF32<3>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
+          break;
+        case 2:
+          MicroRowsF32<2>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
+          break;
+        case 1:
+          MicroRowsF32<1>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- int8 path
+
+void EmbedRows(const WeightView& w, const int32_t* ids, int64_t b, int64_t e, float* out) {
+  for (int64_t i = b; i < e; ++i) ConvertRow(w, ids[i], out + i * w.cols, w.cols);
+}
+
+#if HWY_TARGET != HWY_SCALAR
+// acc + Σ over each group of four bytes of a (u8) · b (i8), per i32 lane.
+#if HWY_TARGET == HWY_AVX3_DL
+HWY_INLINE VI DotU8I8(VI acc, hn::Vec<DU8> a, hn::Vec<DI8> b) {
+  __m512i r = acc.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(r) : "v"(a.raw), "v"(b.raw));
+  return VI{r};
+}
+#else
+HWY_INLINE VI DotU8I8(VI acc, hn::Vec<DU8> a, hn::Vec<DI8> b) {
+  const DI di;
+  const hn::Repartition<int16_t, DI> d16;
+  const hn::Repartition<uint16_t, DI> du16;
+  const auto ae = hn::BitCast(d16, hn::And(hn::BitCast(du16, a), hn::Set(du16, 0xFF)));
+  const auto ao = hn::BitCast(d16, hn::ShiftRight<8>(hn::BitCast(du16, a)));
+  const auto be = hn::ShiftRight<8>(hn::ShiftLeft<8>(hn::BitCast(d16, b)));
+  const auto bo = hn::ShiftRight<8>(hn::BitCast(d16, b));
+  VI s1 = hn::Zero(di);
+  VI s0 = hn::ReorderWidenMulAccumulate(di, ae, be, hn::Zero(di), s1);
+  s0 = hn::ReorderWidenMulAccumulate(di, ao, bo, s0, s1);
+  return hn::Add(acc, hn::RearrangeToOddPlusEven(s0, s1));
+}
+#endif
+
+QLayout MakeLayout(int bits, int gs, int64_t K) {
+  QLayout L;
+  L.nb = static_cast<int64_t>(hn::Lanes(DU8()));
+  L.n32 = static_cast<int64_t>(hn::Lanes(DI()));
+  L.cpl = bits == 4 ? 8 : 4;
+  L.ch = L.n32 * L.cpl;
+  L.nfull = K / L.ch;
+  L.ldq = (K + 63) / 64 * 64;
+  L.ldl = std::max<int64_t>(L.nfull * L.n32, 1);
+  L.groups = K / gs;
+  L.ldg = (L.groups + L.n32) / L.n32 * L.n32 + L.n32;
+  return L;
+}
+
+// Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (4-bit: within each full chunk, even
+// codes' values first, then odd, matching the low/high nibbles of the weight bytes), xd the
+// per-group step, xdl the step expanded per i32 lane of each chunk, xsum Σx per group.
+void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
+               const QLayout& L, int8_t* xq, float* xd, float* xdl, float* xsum) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* xr = x + i * K;
+    int8_t* q = xq + i * L.ldq;
+    float* d = xd + i * L.ldg;
+    float* s = xsum + i * L.ldg;
+    for (int64_t g = 0; g < L.ldg; ++g) d[g] = s[g] = 0.0f;
+    for (int64_t g = 0; g < L.groups; ++g) {
+      const float* v = xr + g * gs;
+      float amax = 0.0f, sum = 0.0f;
+      for (int j = 0; j < gs; ++j) {
+        amax = std::max(amax, std::fabs(v[j]));
+        sum += v[j];
+      }
+      const float step = amax / 127.0f;
+      const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+      d[g] = step;
+      s[g] = sum;
+      for (int j = 0; j < gs; ++j) {
+        const int64_t c = g * gs + j;
+        int64_t dst = c;
+        if (bits == 4 && c < L.nfull * L.ch) {
+          const int64_t chunk = c / L.ch, within = c % L.ch;
+          dst = chunk * L.ch + (within & 1) * L.nb + within / 2;
+        }
+        q[dst] = static_cast<int8_t>(std::lrintf(v[j] * inv));
+      }
+    }
+    float* dl = xdl + i * L.ldl;
+    for (int64_t c = 0; c < L.nfull; ++c)
+      for (int64_t l = 0; l < L.n32; ++l) dl[c * L.n32 + l] = d[(c * L.ch + l * L.cpl) / gs];
+  }
+}
+
+// The code at column c of a packed 4- or 8-bit row.
+template <int BITS>
+HWY_INLINE int Code(const uint8_t* wb, int64_t c) {
+  if constexpr (BITS == 8) return wb[c];
+  return (wb[c / 2] >> (4 * (c & 1))) & 15;
+}
+
+// y[i * ldy + j] for MR rows of quantized x against NR weight rows (codes wb + j * wstride, f32
+// scales srow + j * L.ldg and biases brow + j * L.ldg, zero padded): every unpacked weight vector
+// serves MR rows of x and every x vector NR weight rows.
+template <int BITS, int MR, int NR>
+HWY_INLINE void MicroQ(const uint8_t* wb, int64_t wstride, const float* srow, const float* brow,
+                       int64_t K, int gs, const QLayout& L, const IdxF& idx, const int8_t* xq,
+                       const float* xd, const float* xdl, const float* xsum, float* y,
+                       int64_t ldy) {
+  const DF df;
+  const DI di;
+  const DU8 du8;
+  const DI8 di8;
+  VF acc[MR * NR];
+  HWY_UNROLL(16)
+  for (int i = 0; i < MR * NR; ++i) acc[i] = hn::Zero(df);
+  const auto mask4 = hn::Set(du8, 0x0F);
+  for (int64_t c = 0; c < L.nfull; ++c) {
+    const int64_t g0 = c * L.ch / gs;
+    VF step[MR];
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) step[i] = hn::LoadU(df, xdl + i * L.ldl + c * L.n32);
+    if constexpr (BITS == 4) {
+      hn::Vec<DI8> xlo[MR], xhi[MR];
+      HWY_UNROLL(16)
+      for (int i = 0; i < MR; ++i) {
+        xlo[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch);
+        xhi[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch + L.nb);
+      }
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j) {
+        const VF sv = hn::TableLookupLanes(hn::LoadU(df, srow + j * L.ldg + g0), idx);
+        const auto v = hn::LoadU(du8, wb + j * wstride + c * L.nb);
+        const auto lo = hn::And(v, mask4);
+        const auto hi = hn::And(hn::ShiftRight<4>(v), mask4);
+        HWY_UNROLL(16)
+        for (int i = 0; i < MR; ++i) {
+          VI s = DotU8I8(hn::Zero(di), lo, xlo[i]);
+          s = DotU8I8(s, hi, xhi[i]);
+          acc[i * NR + j] = hn::MulAdd(hn::ConvertTo(df, s), hn::Mul(sv, step[i]), acc[i * NR + j]);
+        }
+      }
+    } else {
+      hn::Vec<DI8> xv[MR];
+      HWY_UNROLL(16)
+      for (int i = 0; i < MR; ++i) xv[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch);
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j) {
+        const VF sv = hn::TableLookupLanes(hn::LoadU(df, srow + j * L.ldg + g0), idx);
+        const auto v = hn::LoadU(du8, wb + j * wstride + c * L.nb);
+        HWY_UNROLL(16)
+        for (int i = 0; i < MR; ++i) {
+          const VI s = DotU8I8(hn::Zero(di), v, xv[i]);
+          acc[i * NR + j] = hn::MulAdd(hn::ConvertTo(df, s), hn::Mul(sv, step[i]), acc[i * NR + j]);
+        }
+      }
+    }
+  }
+  HWY_UNROLL(16)
+  for (int i = 0; i < MR; ++i) {
+    const int8_t* q = xq + i * L.ldq;
+    const float* d = xd + i * L.ldg;
+    const float* s = xsum + i * L.ldg;
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      const float* sr = srow + j * L.ldg;
+      const float* br = brow + j * L.ldg;
+      // MLX's bias term, Σ_g bias_g · Σx_g, joins the lanes before the one reduction.
+      VF total = acc[i * NR + j];
+      for (int64_t g = 0; g < L.ldg; g += L.n32)
+        total = hn::MulAdd(hn::LoadU(df, br + g), hn::LoadU(df, s + g), total);
+      float sum = hn::GetLane(hn::SumOfLanes(df, total));
+      for (int64_t c = L.nfull * L.ch; c < K; ++c)
+        sum +=
+            static_cast<float>(Code<BITS>(wb + j * wstride, c) * q[c]) * (sr[c / gs] * d[c / gs]);
+      y[i * ldy + j] = sum;
+    }
+  }
+}
+
+// m == 1: the activation step is folded into each row's scales (a few multiplies per row), so
+// a chunk costs one scale permute and one FMA per row, and NR rows share every load of x.
+template <int BITS, int NR>
+HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
+                        const QLayout& L, const IdxF& idx, int64_t r, float* y, float* sb) {
+  const DF df;
+  const DI di;
+  const DU8 du8;
+  const DI8 di8;
+  const int gs = w.group_size;
+  const int64_t K = w.cols;
+  const int64_t G = L.groups;
+  const uint8_t* wb[NR];
+  float* sx[NR];
+  float bias_term[NR];
+  // The NR rows' scales and biases are contiguous: widen them in one pass each.
+  float* sall = sb;
+  float* ball = sb + NR * G + L.n32;
+  const size_t off = static_cast<size_t>(r * G) * dtype_size(w.sdtype);
+  hwy::Prefetch(static_cast<const char*>(w.scales) + off + kPrefetchBytes / 4);
+  hwy::Prefetch(static_cast<const char*>(w.biases) + off + kPrefetchBytes / 4);
+  WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, NR * G, sall);
+  WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, NR * G, ball);
+  for (int64_t g = NR * G; g < NR * G + L.n32; ++g) sall[g] = 0.0f;
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    wb[j] = reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) +
+                                             (r + j) * w.row_words);
+    sx[j] = sall + j * G;
+    const float* br = ball + j * G;
+    float bt = 0.0f;
+    for (int64_t g = 0; g < G; ++g) {
+      sx[j][g] *= xd[g];
+      bt += br[g] * xsum[g];
+    }
+    bias_term[j] = bt;
+  }
+  VF acc[NR];
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) acc[j] = hn::Zero(df);
+  const auto mask4 = hn::Set(du8, 0x0F);
+  for (int64_t c = 0; c < L.nfull; ++c) {
+    const int64_t g0 = c * L.ch / gs;
+    if constexpr (BITS == 4) {
+      const auto xlo = hn::LoadU(di8, xq + c * L.ch);
+      const auto xhi = hn::LoadU(di8, xq + c * L.ch + L.nb);
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j) {
+        hwy::Prefetch(wb[j] + c * L.nb + kPrefetchBytes);
+        const auto v = hn::LoadU(du8, wb[j] + c * L.nb);
+        VI s = DotU8I8(hn::Zero(di), hn::And(v, mask4), xlo);
+        s = DotU8I8(s, hn::And(hn::ShiftRight<4>(v), mask4), xhi);
+        acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
+                            hn::TableLookupLanes(hn::LoadU(df, sx[j] + g0), idx), acc[j]);
+      }
+    } else {
+      const auto xv = hn::LoadU(di8, xq + c * L.ch);
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j) {
+        hwy::Prefetch(wb[j] + c * L.nb + kPrefetchBytes);
+        const VI s = DotU8I8(hn::Zero(di), hn::LoadU(du8, wb[j] + c * L.nb), xv);
+        acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
+                            hn::TableLookupLanes(hn::LoadU(df, sx[j] + g0), idx), acc[j]);
+      }
+    }
+  }
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    float total = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_term[j];
+    for (int64_t c = L.nfull * L.ch; c < K; ++c)
+      total += static_cast<float>(Code<BITS>(wb[j], c) * xq[c]) * sx[j][c / gs];
+    y[r + j] = total;
+  }
+}
+
+// Rows [r0, r1) of y[m, w.rows] from quantized x. sb is per-thread scratch of
+// 2 * tile_rows * L.ldg floats for the tile's scales and biases.
+template <int BITS>
+void QuantGemmT(const int8_t* xq, const float* xd, const float* xdl, const float* xsum, int64_t m,
+                const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb,
+                int64_t tile_rows) {
+  const DF df;
+  const int gs = w.group_size;
+  HWY_ALIGN int32_t lane_group[64];
+  for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
+  const auto idx = hn::SetTableIndices(df, lane_group);
+  if (m == 1) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, y, sb);
+    for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, y, sb);
+    return;
+  }
+  const int64_t K = w.cols;
+  float* stile = sb;
+  float* btile = sb + tile_rows * L.ldg;
+  for (int64_t t0 = r0; t0 < r1; t0 += tile_rows) {
+    const int64_t nr = std::min(tile_rows, r1 - t0);
+    for (int64_t j = 0; j < nr; ++j) {
+      const int64_t r = t0 + j;
+      const size_t off = static_cast<size_t>(r * L.groups) * dtype_size(w.sdtype);
+      float* sr = stile + j * L.ldg;
+      float* br = btile + j * L.ldg;
+      WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, L.groups, sr);
+      WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, L.groups, br);
+      for (int64_t g = L.groups; g < L.ldg; ++g) sr[g] = br[g] = 0.0f;
+    }
+    int64_t i = 0;
+    const int64_t wstride = w.row_words * 4;
+    auto rows = [&]<int MR>(int64_t i) {
+      int64_t j = 0;
+      auto call = [&]<int NR>(int64_t j) {
+        const int64_t r = t0 + j;
+        const uint8_t* wb = reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) +
+                                                             r * w.row_words);
+        MicroQ<BITS, MR, NR>(wb, wstride, stile + j * L.ldg, btile + j * L.ldg, K, gs, L, idx,
+                             xq + i * L.ldq, xd + i * L.ldg, xdl + i * L.ldl, xsum + i * L.ldg,
+                             y + i * w.rows + r, w.rows);
+      };
+      for (; j + 2 <= nr; j += 2) call.template operator()<2>(j);
+      if (j < nr) call.template operator()<1>(j);
+    };
+    for (; i + 4 <= m; i += 4) rows.template operator()<4>(i);
+    switch (m - i) {
+      case 3:
+        rows.template operator()<3>(i);
+        break;
+      case 2:
+        rows.template operator()<2>(i);
+        break;
+      case 1:
+        rows.template operator()<1>(i);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+QLayout QuantLayout(int bits, int gs, int64_t K) {
+  return MakeLayout(bits, gs, K);
+}
+
+void QuantizeActivations(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
+                         const QLayout& L, int8_t* xq, float* xd, float* xdl, float* xsum) {
+  QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xdl, xsum);
+}
+
+void QuantGemm(const int8_t* xq, const float* xd, const float* xdl, const float* xsum, int64_t m,
+               const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb,
+               int64_t tile_rows) {
+  if (w.bits == 4) return QuantGemmT<4>(xq, xd, xdl, xsum, m, w, L, r0, r1, y, sb, tile_rows);
+  QuantGemmT<8>(xq, xd, xdl, xsum, m, w, L, r0, r1, y, sb, tile_rows);
+}
+
+#else
+// One-lane vectors cannot hold four bytes per i32 lane: nb == 0 tells the caller to take the
+// f32 path instead.
+QLayout QuantLayout(int, int, int64_t) {
+  return QLayout{};
+}
+void QuantizeActivations(const float*, int64_t, int64_t, int64_t, int, int, const QLayout&, int8_t*,
+                         float*, float*, float*) {
+  throw InternalError("[linear] int8 activations requested on the scalar target");
+}
+void QuantGemm(const int8_t*, const float*, const float*, const float*, int64_t, const WeightView&,
+               const QLayout&, int64_t, int64_t, float*, float*, int64_t) {
+  throw InternalError("[linear] int8 GEMM requested on the scalar target");
+}
+#endif  // HWY_TARGET != HWY_SCALAR
+
+}  // namespace HWY_NAMESPACE
+}  // namespace mofa::kernels::cpu
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace mofa::kernels::cpu {
+
+HWY_EXPORT(FloatLanes);
+HWY_EXPORT(DenseMatvec);
+HWY_EXPORT(GemmF32);
+HWY_EXPORT(QuantLayout);
+HWY_EXPORT(QuantizeActivations);
+HWY_EXPORT(QuantGemm);
+HWY_EXPORT(EmbedRows);
+
+namespace {
+
+// Per-thread scratch that grows to the largest shape seen and is then reused every call.
+struct Scratch {
+  std::vector<float> tile;
+  std::vector<float> xpad;
+  std::vector<int8_t> xq;
+  std::vector<float> xd, xdl, xsum;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+template <typename T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+void add_bias(float* y, int64_t m, int64_t rows, const void* bias, DType bt) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t r = 0; r < rows; ++r) y[i * rows + r] += load_f32(bias, bt, r);
+}
+
+// Columns per converted block of W: a multiple of every group size and vector length.
+constexpr int64_t kBlockCols = 512;
+// Rows per block: 64 x 512 floats = 128 KiB, within L2 beside the x slices.
+constexpr int64_t kBlockRows = 64;
+
+void gemm_f32(const float* x, int64_t m, const WeightView& w, float* y) {
+  const int64_t N = static_cast<int64_t>(HWY_DYNAMIC_DISPATCH(FloatLanes)());
+  const int64_t ldx = (w.cols + N - 1) / N * N;
+  const float* xp = x;
+  if (ldx != w.cols) {
+    float* pad = grow(scratch().xpad, static_cast<size_t>(m * ldx));
+    for (int64_t i = 0; i < m; ++i) {
+      std::memcpy(pad + i * ldx, x + i * w.cols, static_cast<size_t>(w.cols) * sizeof(float));
+      std::fill(pad + i * ldx + w.cols, pad + (i + 1) * ldx, 0.0f);
+    }
+    xp = pad;
+  }
+  // A matvec has no reuse of a converted block: small blocks keep it in L1.
+  const int64_t tr = m == 1 ? 4 : kBlockRows;
+  thread_pool_global().parallel_for(
+      w.rows,
+      [&](int64_t b, int64_t e, int) {
+        float* tile = grow(scratch().tile, static_cast<size_t>(tr * kBlockCols));
+        HWY_DYNAMIC_DISPATCH(GemmF32)(xp, m, ldx, w, b, e, y, tile, tr, kBlockCols);
+      },
+      4);
+}
+
+// Returns false when this CPU's target has no int8 path.
+bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
+  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(w.bits, w.group_size, w.cols);
+  if (L.nb == 0) return false;
+  Scratch& s = scratch();
+  int8_t* xq = grow(s.xq, static_cast<size_t>(m * L.ldq));
+  float* xd = grow(s.xd, static_cast<size_t>(m * L.ldg));
+  float* xsum = grow(s.xsum, static_cast<size_t>(m * L.ldg));
+  float* xdl = grow(s.xdl, static_cast<size_t>(m * L.ldl));
+  auto& pool = thread_pool_global();
+  auto quantize = [&](int64_t b, int64_t e, int) {
+    HWY_DYNAMIC_DISPATCH(QuantizeActivations)
+    (x, b, e, w.cols, w.bits, w.group_size, L, xq, xd, xdl, xsum);
+  };
+  if (m >= 16)
+    pool.parallel_for(m, quantize);
+  else
+    quantize(0, m, 0);
+  const int64_t tr = 32;
+  pool.parallel_for(
+      w.rows,
+      [&](int64_t b, int64_t e, int) {
+        float* sb = grow(scratch().tile, static_cast<size_t>(2 * std::max<int64_t>(tr, 4) * L.ldg));
+        HWY_DYNAMIC_DISPATCH(QuantGemm)(xq, xd, xdl, xsum, m, w, L, b, e, y, sb, tr);
+      },
+      4);
+  return true;
+}
+
+}  // namespace
+
+void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DType bias_dtype,
+            float* y, ops::MatmulMode mode) {
+  if (w.bits == 0 && m == 1) {
+    thread_pool_global().parallel_for(
+        w.rows,
+        [&](int64_t b, int64_t e, int) {
+          HWY_DYNAMIC_DISPATCH(DenseMatvec)
+          (x, w, b, e, y);
+        },
+        16);
+  } else if (w.bits != 0 && mode == ops::MatmulMode::fast && (w.bits == 4 || w.bits == 8) &&
+             gemm_int8(x, m, w, y)) {
+  } else {
+    gemm_f32(x, m, w, y);
+  }
+  if (bias) add_bias(y, m, w.rows, bias, bias_dtype);
+}
+
+void embedding(const WeightView& w, const int32_t* ids, int64_t n, float* out) {
+  auto run = [&](int64_t b, int64_t e, int) { HWY_DYNAMIC_DISPATCH(EmbedRows)(w, ids, b, e, out); };
+  if (n < 16) return run(0, n, 0);
+  thread_pool_global().parallel_for(n, run);
+}
+
+}  // namespace mofa::kernels::cpu
+#endif

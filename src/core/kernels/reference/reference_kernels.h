@@ -1,0 +1,21 @@
+#pragma once
+// The scalar reference kernels (the KernelTable returned by reference_kernels()).
+#include "core/kernels/dispatch.h"
+
+namespace mofa::kernels::reference {
+
+void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DType bias_dtype,
+            float* y, ops::MatmulMode mode);
+void embedding(const WeightView& w, const int32_t* ids, int64_t n, float* out);
+void rms_norm(const float* x, int64_t m, int64_t d, const void* weight, DType wdtype, float eps,
+              float* y);
+void rope_apply(float* x, int64_t m, int64_t n_heads, const int32_t* pos, const ops::Rope& rope);
+void softmax(float* x, int64_t rows, int64_t n);
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void add(const float* a, const float* b, float* out, int64_t n);
+void attention(const AttentionArgs& args);
+
+// Row r of w widened/dequantized to f32 (value = scale * code + bias for quantized weights).
+void weight_row(const WeightView& w, int64_t r, float* out);
+
+}  // namespace mofa::kernels::reference

@@ -1,0 +1,14 @@
+#include "core/kernels/reference/reference_kernels.h"
+
+namespace mofa::kernels {
+
+const KernelTable& reference_kernels() {
+  static const KernelTable table{
+      "reference",         reference::linear,     reference::embedding,
+      reference::rms_norm, reference::rope_apply, reference::softmax,
+      reference::silu_mul, reference::add,        reference::attention,
+  };
+  return table;
+}
+
+}  // namespace mofa::kernels

@@ -1,0 +1,61 @@
+#include <string>
+
+#include "core/kernels/dispatch.h"
+#include "core/ops/check.h"
+#include "core/ops/ops.h"
+
+namespace mofa::ops {
+
+using detail::fail;
+
+static void check_weight(const char* op, const Weight& w) {
+  if (!w.w.defined()) fail(op, "weight '" + w.name + "' is undefined");
+  if (!w.w.is_contiguous() ||
+      (w.quantized() && (!w.scales.is_contiguous() || !w.biases.is_contiguous())))
+    fail(op, "weight '" + w.name + "' is not contiguous");
+  if (!w.quantized() && !dtype_is_float(w.w.dtype()))
+    fail(op, "weight '" + w.name + "' has dtype " + std::string(dtype_name(w.w.dtype())) +
+                 " but no quantization");
+}
+
+void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const Tensor& bias) {
+  constexpr const char* op = "linear";
+  detail::check_f32(op, "x", x);
+  check_weight(op, w);
+  if (x.ndim() < 1 || x.dim(-1) != w.cols)
+    fail(op, "x " + shape_str(x.shape()) + " last dim must equal cols " + std::to_string(w.cols) +
+                 " of weight '" + w.name + "'");
+  const int64_t m = x.numel() / w.cols;
+  Shape out_shape = x.shape();
+  out_shape.back() = w.rows;
+  detail::prepare_output(op, "y", y, out_shape);
+  const char* xb = static_cast<const char*>(x.raw());
+  const char* yb = static_cast<const char*>(y.raw());
+  if (xb < yb + y.nbytes() && yb < xb + x.nbytes())
+    fail(op, "y must not overlap x (weight '" + w.name + "')");
+  if (bias.defined()) {
+    if (!dtype_is_float(bias.dtype()) || !bias.is_contiguous() || bias.numel() != w.rows)
+      fail(op, "bias " + std::string(dtype_name(bias.dtype())) + " " + shape_str(bias.shape()) +
+                   " must be a contiguous float vector of " + std::to_string(w.rows) +
+                   " for weight '" + w.name + "'");
+  }
+  if (m == 0 || w.rows == 0) return;
+  kernels::active_kernels().linear(
+      x.data<float>(), m, kernels::weight_view(w), bias.defined() ? bias.raw() : nullptr,
+      bias.defined() ? bias.dtype() : DType::f32, y.data_mut<float>(), mode);
+}
+
+void embedding(const Weight& table, const int32_t* ids, int64_t n, Tensor& out) {
+  constexpr const char* op = "embedding";
+  check_weight(op, table);
+  if (n < 0) fail(op, "negative id count " + std::to_string(n));
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= table.rows)
+      fail(op, "id " + std::to_string(ids[i]) + " at " + std::to_string(i) + " outside [0, " +
+                   std::to_string(table.rows) + ") of '" + table.name + "'");
+  detail::prepare_output(op, "out", out, Shape{n, table.cols});
+  if (n == 0) return;
+  kernels::active_kernels().embedding(kernels::weight_view(table), ids, n, out.data_mut<float>());
+}
+
+}  // namespace mofa::ops

@@ -1,0 +1,183 @@
+#include "models/layers/decoder.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "io/weight_loader.h"
+#include "models/layers/rope_scaling.h"
+
+namespace mofa::models {
+
+DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
+                     const DecoderSpec& spec, const ModelOptions& options)
+    : cfg_(cfg),
+      spec_(spec),
+      mode_(options.mode),
+      max_batch_(options.max_batch),
+      hidden_(cfg.hidden_size),
+      n_heads_(cfg.num_attention_heads),
+      n_kv_heads_(cfg.num_key_value_heads),
+      head_dim_(cfg.head_dim),
+      intermediate_(cfg.intermediate_size),
+      eps_(static_cast<float>(cfg.rms_norm_eps)),
+      rope_(rope_from_config(cfg, spec.rope_interleaved)) {
+  const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
+  embed_ = io::load_linear(store, cfg, "model.embed_tokens", cfg.vocab_size, hidden_);
+  if (cfg.tie_word_embeddings || !store.has("lm_head.weight")) {
+    if (!cfg.tie_word_embeddings)
+      throw InvalidInput("config.json in " + cfg.path +
+                         " says tie_word_embeddings=false but lm_head.weight is missing");
+    head_ = embed_;
+  } else {
+    head_ = io::load_linear(store, cfg, "lm_head", cfg.vocab_size, hidden_);
+    weight_bytes_ += head_.bytes();
+  }
+  weight_bytes_ += embed_.bytes();
+  final_norm_ = io::load_vector(store, "model.norm.weight", hidden_);
+
+  layers_.resize(cfg.num_hidden_layers);
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
+    Layer& l = layers_[i];
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    l.input_norm = io::load_vector(store, p + "input_layernorm.weight", hidden_);
+    l.post_norm = io::load_vector(store, p + "post_attention_layernorm.weight", hidden_);
+    l.q = io::load_linear(store, cfg, p + "self_attn.q_proj", q_dim, hidden_);
+    l.k = io::load_linear(store, cfg, p + "self_attn.k_proj", kv_dim, hidden_);
+    l.v = io::load_linear(store, cfg, p + "self_attn.v_proj", kv_dim, hidden_);
+    l.o = io::load_linear(store, cfg, p + "self_attn.o_proj", hidden_, q_dim);
+    l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
+    l.up = io::load_linear(store, cfg, p + "mlp.up_proj", intermediate_, hidden_);
+    l.down = io::load_linear(store, cfg, p + "mlp.down_proj", hidden_, intermediate_);
+    if (spec.qkv_bias) {
+      l.q_bias = io::load_vector(store, p + "self_attn.q_proj.bias", q_dim);
+      l.k_bias = io::load_vector(store, p + "self_attn.k_proj.bias", kv_dim);
+      l.v_bias = io::load_vector(store, p + "self_attn.v_proj.bias", kv_dim);
+    }
+    if (spec.qk_norm) {
+      l.q_norm = io::load_vector(store, p + "self_attn.q_norm.weight", head_dim_);
+      l.k_norm = io::load_vector(store, p + "self_attn.k_norm.weight", head_dim_);
+    }
+    l.window = i < static_cast<int64_t>(spec.layer_window.size()) ? spec.layer_window[i] : 0;
+    for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down})
+      weight_bytes_ += w->bytes();
+  }
+
+  // Activations of one forward call with max_batch rows: x, h, q, k, v, attn, gate, up, plus the
+  // last-row logits; 64 bytes of alignment slack per tensor.
+  const int64_t B = max_batch_;
+  const int64_t floats = B * (2 * hidden_ + 2 * q_dim + 2 * kv_dim + 2 * intermediate_) +
+                         cfg.vocab_size + hidden_;
+  arena_ = Arena(static_cast<size_t>(floats) * sizeof(float) + 16 * 64);
+  positions_.resize(B);
+}
+
+std::unique_ptr<KvCache> DecoderLM::new_cache(int64_t max_capacity) const {
+  return std::make_unique<KvCache>(cfg_.num_hidden_layers, n_kv_heads_, head_dim_, max_capacity);
+}
+
+void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* positions,
+                                int64_t n, int64_t n_past, KvCache& cache) {
+  const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
+  Tensor h = arena_.alloc(DType::f32, {n, hidden_});
+  ops::rms_norm(x, l.input_norm, eps_, h);
+  tap(h, "attn_norm", index);
+
+  Tensor q = arena_.alloc(DType::f32, {n, q_dim});
+  Tensor k = arena_.alloc(DType::f32, {n, kv_dim});
+  Tensor v = arena_.alloc(DType::f32, {n, kv_dim});
+  ops::linear(h, l.q, q, mode_, l.q_bias);
+  ops::linear(h, l.k, k, mode_, l.k_bias);
+  ops::linear(h, l.v, v, mode_, l.v_bias);
+  if (spec_.qk_norm) {
+    Tensor qh = q.reshape({n * n_heads_, head_dim_});
+    Tensor kh = k.reshape({n * n_kv_heads_, head_dim_});
+    ops::rms_norm(qh, l.q_norm, eps_, qh);
+    ops::rms_norm(kh, l.k_norm, eps_, kh);
+  }
+  Tensor q3 = q.reshape({n, n_heads_, head_dim_});
+  Tensor k3 = k.reshape({n, n_kv_heads_, head_dim_});
+  ops::rope_apply(q3, positions, rope_);
+  ops::rope_apply(k3, positions, rope_);
+  tap(q, "q", index);
+  tap(k, "k", index);
+
+  // Append the new keys/values at positions [n_past, n_past + n) of each head's cache row block.
+  Tensor& kc = cache.k(index);
+  Tensor& vc = cache.v(index);
+  const int64_t cap = cache.capacity();
+  float* kd = kc.data_mut<float>();
+  float* vd = vc.data_mut<float>();
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t hh = 0; hh < n_kv_heads_; ++hh) {
+      const size_t dst = static_cast<size_t>((hh * cap + n_past + t) * head_dim_);
+      const size_t src = static_cast<size_t>(t * kv_dim + hh * head_dim_);
+      std::memcpy(kd + dst, k.data<float>() + src, head_dim_ * sizeof(float));
+      std::memcpy(vd + dst, v.data<float>() + src, head_dim_ * sizeof(float));
+    }
+  }
+
+  Tensor attn = arena_.alloc(DType::f32, {n, n_heads_, head_dim_});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));
+  ops::attention(q3, kc, vc, n_past, scale, l.window, attn);
+  Tensor attn2 = attn.reshape({n, q_dim});
+  tap(attn2, "attn", index);
+  ops::linear(attn2, l.o, h, mode_);
+  ops::add(x, h, x);
+  tap(x, "attn_residual", index);
+}
+
+void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
+  Tensor h = arena_.alloc(DType::f32, {n, hidden_});
+  ops::rms_norm(x, l.post_norm, eps_, h);
+  Tensor gate = arena_.alloc(DType::f32, {n, intermediate_});
+  Tensor up = arena_.alloc(DType::f32, {n, intermediate_});
+  ops::linear(h, l.gate, gate, mode_);
+  ops::linear(h, l.up, up, mode_);
+  ops::silu_mul(gate, up, gate);
+  ops::linear(gate, l.down, h, mode_);
+  ops::add(x, h, x);
+  tap(x, "layer_out", index);
+}
+
+Tensor DecoderLM::forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache& cache,
+                          bool all_logits) {
+  check_internal(n >= 1 && n <= max_batch_, "decoder",
+                 "forward of " + std::to_string(n) + " rows, max " + std::to_string(max_batch_));
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= cfg_.vocab_size)
+      throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (0.." +
+                         std::to_string(cfg_.vocab_size - 1) + ")");
+    positions_[i] = static_cast<int32_t>(n_past + i);
+  }
+  cache.reserve(n_past + n, n_past);
+  arena_.reset();
+
+  Tensor x = arena_.alloc(DType::f32, {n, hidden_});
+  ops::embedding(embed_, ids, n, x);
+  tap(x, "embed", -1);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    // Each block carves its temporaries from the arena and gives them back when it ends.
+    size_t mark = arena_.used();
+    attention_block(layers_[i], static_cast<int>(i), x, positions_.data(), n, n_past, cache);
+    arena_.rewind(mark);
+    mlp_block(layers_[i], static_cast<int>(i), x, n);
+    arena_.rewind(mark);
+  }
+
+  if (!all_logits) {
+    Tensor last = arena_.alloc(DType::f32, {1, hidden_});
+    ops::rms_norm(x.slice(0, n - 1, n), final_norm_, eps_, last);
+    Tensor logits = arena_.alloc(DType::f32, {1, cfg_.vocab_size});
+    ops::linear(last, head_, logits, mode_);
+    return logits;
+  }
+  ops::rms_norm(x, final_norm_, eps_, x);
+  if (!all_logits_.defined() || all_logits_.dim(0) < n)
+    all_logits_ = Tensor::zeros(DType::f32, {max_batch_, cfg_.vocab_size});
+  Tensor logits = all_logits_.slice(0, 0, n);
+  ops::linear(x, head_, logits, mode_);
+  return logits;
+}
+
+}  // namespace mofa::models

@@ -1,0 +1,38 @@
+#include "models/registry.h"
+
+#include <utility>
+
+#include "core/error.h"
+
+namespace mofa::models {
+namespace {
+
+const std::vector<std::pair<std::string, CausalLMFactory>>& families() {
+  static const std::vector<std::pair<std::string, CausalLMFactory>> list = {
+      {"llama", llama_create},
+      {"mistral", llama_create},
+      {"qwen2", qwen_create},
+      {"qwen3", qwen_create},
+  };
+  return list;
+}
+
+}  // namespace
+
+std::vector<std::string> causal_lm_supported_types() {
+  std::vector<std::string> out;
+  for (const auto& [type, factory] : families()) out.push_back(type);
+  return out;
+}
+
+std::unique_ptr<CausalLM> causal_lm_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                           const ModelOptions& options) {
+  for (const auto& [type, factory] : families())
+    if (type == cfg.model_type) return factory(cfg, store, options);
+  std::string list;
+  for (const auto& t : causal_lm_supported_types()) list += (list.empty() ? "" : ", ") + t;
+  throw Unsupported("model_type '" + cfg.model_type + "' in " + cfg.path +
+                    " is not supported; supported: " + list);
+}
+
+}  // namespace mofa::models

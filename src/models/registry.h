@@ -1,0 +1,26 @@
+#pragma once
+// The one list of LLM families: config.json `model_type` -> factory.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model.h"
+
+namespace mofa::models {
+
+using CausalLMFactory = std::unique_ptr<CausalLM> (*)(const io::ModelConfig& cfg,
+                                                      const io::WeightStore& store,
+                                                      const ModelOptions& options);
+
+// Builds the model for cfg.model_type; throws Unsupported listing the supported types.
+std::unique_ptr<CausalLM> causal_lm_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                           const ModelOptions& options);
+std::vector<std::string> causal_lm_supported_types();
+
+// Family factories (one per family file).
+std::unique_ptr<CausalLM> llama_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                       const ModelOptions& options);
+std::unique_ptr<CausalLM> qwen_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                      const ModelOptions& options);
+
+}  // namespace mofa::models

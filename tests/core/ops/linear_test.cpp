@@ -1,0 +1,198 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "core/error.h"
+#include "core/kernels/dispatch.h"
+#include "core/kernels/reference/reference_kernels.h"
+#include "core/ops/op_test_util.h"
+#include "core/ops/ops.h"
+
+namespace mofa {
+namespace {
+
+using ops::MatmulMode;
+
+// |x|·|w| per output, for the f32 rounding bound of an exact dot product.
+std::vector<double> abs_products(const std::vector<float>& x, int64_t m, const Weight& w) {
+  std::vector<float> row(w.cols);
+  std::vector<double> out(m * w.rows);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    weight_row_f32(w, r, row.data());
+    for (int64_t i = 0; i < m; ++i) {
+      double s = 0;
+      for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(x[i * w.cols + c] * row[c]);
+      out[i * w.rows + r] = s;
+    }
+  }
+  return out;
+}
+
+Tensor run_linear(const kernels::KernelTable& k, const Tensor& x, const Weight& w, MatmulMode mode,
+                  const Tensor& bias = Tensor()) {
+  test::UseKernels use(k);
+  Tensor y;
+  ops::linear(x, w, y, mode, bias);
+  return y;
+}
+
+// Exact mode: within the classic f32 dot-product bound (K+2)·u·Σ|x·w| of the f64 reference.
+void expect_exact(const Tensor& y, const Tensor& ref, const std::vector<double>& absp, int64_t k) {
+  const double u = std::ldexp(1.0, -24);
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    const double tol = (k + 2) * u * absp[i] + 1e-6;
+    ASSERT_NEAR(y.data<float>()[i], ref.data<float>()[i], tol) << "at " << i;
+  }
+}
+
+// Fast mode: relative L2 error of each output row against the reference.
+void expect_fast(const Tensor& y, const Tensor& ref, int64_t m, double rel) {
+  const int64_t n = y.numel() / m;
+  for (int64_t i = 0; i < m; ++i) {
+    double num = 0, den = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const double d = y.data<float>()[i * n + j] - ref.data<float>()[i * n + j];
+      num += d * d;
+      den += static_cast<double>(ref.data<float>()[i * n + j]) * ref.data<float>()[i * n + j];
+    }
+    ASSERT_LE(std::sqrt(num / den), rel) << "row " << i;
+  }
+}
+
+class LinearDense : public ::testing::TestWithParam<std::tuple<DType, int64_t, int64_t, int64_t>> {
+};
+
+TEST_P(LinearDense, MatchesReference) {
+  const auto [dt, m, rows, cols] = GetParam();
+  const Weight w =
+      weight_dense(test::tensor_of(dt, test::random_floats(rows * cols, 1), {rows, cols}), "w");
+  const auto xv = test::random_floats(m * cols, 2);
+  const Tensor x = Tensor::from_f32(xv, {m, cols});
+  const Tensor bias = test::tensor_of(DType::bf16, test::random_floats(rows, 3), {rows});
+  const Tensor ref = run_linear(kernels::reference_kernels(), x, w, MatmulMode::exact, bias);
+  const auto absp = abs_products(xv, m, w);
+  for (MatmulMode mode : {MatmulMode::exact, MatmulMode::fast}) {
+    const Tensor y = run_linear(kernels::cpu_kernels(), x, w, mode, bias);
+    ASSERT_EQ(y.shape(), (Shape{m, rows}));
+    expect_exact(y, ref, absp, cols);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, LinearDense,
+                         ::testing::Combine(::testing::Values(DType::f32, DType::f16, DType::bf16),
+                                            ::testing::Values<int64_t>(1, 2, 7),
+                                            ::testing::Values<int64_t>(1, 37),
+                                            ::testing::Values<int64_t>(1, 83, 256)));
+
+class LinearQuant : public ::testing::TestWithParam<std::tuple<int, int, DType, int64_t, int64_t>> {
+};
+
+TEST_P(LinearQuant, MatchesReference) {
+  const auto [bits, gs, sdt, m, groups] = GetParam();
+  const int64_t rows = 19, cols = gs * groups;
+  const Weight w = test::random_quant_weight(rows, cols, bits, gs, sdt, 10 + bits);
+  const auto xv = test::random_floats(m * cols, 11);
+  const Tensor x = Tensor::from_f32(xv, {m, cols});
+  const Tensor ref = run_linear(kernels::reference_kernels(), x, w, MatmulMode::exact);
+  expect_exact(run_linear(kernels::cpu_kernels(), x, w, MatmulMode::exact), ref,
+               abs_products(xv, m, w), cols);
+  // int8 activations: step amax/127 per group; 2% of the output norm bounds it comfortably.
+  expect_fast(run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast), ref, m, 2e-2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, LinearQuant,
+                         ::testing::Combine(::testing::Values(2, 3, 4, 5, 6, 8),
+                                            ::testing::Values(32, 64, 128),
+                                            ::testing::Values(DType::f16, DType::bf16, DType::f32),
+                                            ::testing::Values<int64_t>(1, 6),
+                                            ::testing::Values<int64_t>(3, 7)));
+
+// The fast scheme computed in f64: x quantized to int8 per group (step amax/127, round to
+// nearest), y = Σ_g scale_g·step_g·Σ code·q + bias_g·Σx.
+std::vector<double> int8_scheme(const std::vector<float>& xv, int64_t m, const Weight& w) {
+  const int gs = w.quant.group_size;
+  const int64_t groups = w.cols / gs;
+  std::vector<float> row(w.cols);
+  std::vector<double> y(m * w.rows);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    weight_row_f32(w, r, row.data());
+    for (int64_t i = 0; i < m; ++i) {
+      double acc = 0;
+      for (int64_t g = 0; g < groups; ++g) {
+        const float* xg = xv.data() + i * w.cols + g * gs;
+        const double s = w.scales.get_f32(r * groups + g), b = w.biases.get_f32(r * groups + g);
+        float amax = 0;
+        for (int j = 0; j < gs; ++j) amax = std::max(amax, std::fabs(xg[j]));
+        const float step = amax / 127.0f;
+        double dot = 0, sum = 0;
+        for (int j = 0; j < gs; ++j) {
+          const double code = std::round((row[g * gs + j] - b) / s);
+          dot += code * std::lrintf(xg[j] * (1.0f / step));
+          sum += xg[j];
+        }
+        acc += s * step * dot + b * sum;
+      }
+      y[i * w.rows + r] = acc;
+    }
+  }
+  return y;
+}
+
+TEST(LinearQuant, QwenShapeFastModeIsAccurate) {
+  // 896 columns are whole vector chunks on every target, exercising the unrolled int8 loop.
+  for (int bits : {4, 8}) {
+    const Weight w = test::random_quant_weight(64, 896, bits, 64, DType::bf16, 5);
+    const auto xv = test::random_floats(5 * 896, 6);
+    const Tensor x = Tensor::from_f32(xv, {5, 896});
+    const Tensor ref = run_linear(kernels::reference_kernels(), x, w, MatmulMode::exact);
+    const Tensor fast = run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast);
+    expect_fast(fast, ref, 5, 2e-2);
+    // The kernel computes exactly the int8 scheme, up to f32 rounding.
+    const auto scheme = int8_scheme(xv, 5, w);
+    for (int64_t i = 0; i < fast.numel(); ++i)
+      ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i]))) << i;
+    expect_exact(run_linear(kernels::cpu_kernels(), x, w, MatmulMode::exact), ref,
+                 abs_products(xv, 5, w), 896);
+  }
+}
+
+TEST(Linear, RejectsMismatchedShapes) {
+  const Weight w = weight_dense(Tensor::zeros(DType::f32, {4, 8}), "proj");
+  Tensor y;
+  EXPECT_THROW(ops::linear(Tensor::zeros(DType::f32, {2, 7}), w, y, MatmulMode::exact),
+               InvalidInput);
+  Tensor small = Tensor::zeros(DType::f32, {2, 3});
+  EXPECT_THROW(ops::linear(Tensor::zeros(DType::f32, {2, 8}), w, small, MatmulMode::exact),
+               InvalidInput);
+  EXPECT_THROW(ops::linear(Tensor::zeros(DType::f32, {2, 8}), w, y, MatmulMode::exact,
+                           Tensor::zeros(DType::f32, {5})),
+               InvalidInput);
+  Tensor both = Tensor::zeros(DType::f32, {2, 8});
+  Tensor alias(both.storage(), 0, DType::f32, {2, 4});
+  EXPECT_THROW(ops::linear(both, w, alias, MatmulMode::exact), InvalidInput);
+}
+
+TEST(Embedding, MatchesWeightRows) {
+  const Weight dense =
+      weight_dense(test::tensor_of(DType::bf16, test::random_floats(50 * 24, 7), {50, 24}), "emb");
+  const Weight quant = test::random_quant_weight(50, 128, 4, 64, DType::bf16, 8);
+  const std::vector<int32_t> ids = {3, 0, 49, 3, 17, 22, 1, 2, 5, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  for (const Weight* w : {&dense, &quant}) {
+    Tensor out;
+    ops::embedding(*w, ids.data(), static_cast<int64_t>(ids.size()), out);
+    std::vector<float> row(w->cols);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      weight_row_f32(*w, ids[i], row.data());
+      for (int64_t c = 0; c < w->cols; ++c) ASSERT_EQ(out.data<float>()[i * w->cols + c], row[c]);
+    }
+  }
+  Tensor out;
+  const int32_t bad = 50;
+  EXPECT_THROW(ops::embedding(dense, &bad, 1, out), InvalidInput);
+}
+
+}  // namespace
+}  // namespace mofa

@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "core/kernels/dispatch.h"
+#include "core/ops/op_test_util.h"
+#include "core/ops/ops.h"
+
+namespace mofa {
+namespace {
+
+TEST(RmsNorm, MatchesFormulaForEveryWeightDtype) {
+  for (DType dt : {DType::f32, DType::bf16, DType::f16}) {
+    for (int64_t d : {37, 896}) {
+      const int64_t m = 9;
+      const auto xv = test::random_floats(m * d, 1, -3, 3);
+      const auto wv = test::random_floats(d, 2);
+      const Tensor w = test::tensor_of(dt, wv, {d});
+      Tensor y;
+      ops::rms_norm(Tensor::from_f32(xv, {m, d}), w, 1e-6f, y);
+      for (int64_t i = 0; i < m; ++i) {
+        double ss = 0;
+        for (int64_t c = 0; c < d; ++c) ss += xv[i * d + c] * static_cast<double>(xv[i * d + c]);
+        const double inv = 1 / std::sqrt(ss / d + 1e-6);
+        for (int64_t c = 0; c < d; ++c) {
+          const double want = xv[i * d + c] * inv * w.get_f32(c);
+          ASSERT_NEAR(y.data<float>()[i * d + c], want, 1e-5 * (1 + std::fabs(want)));
+        }
+      }
+    }
+  }
+}
+
+TEST(RmsNorm, WorksInPlace) {
+  Tensor x = Tensor::from_f32({3, 4}, {1, 2});
+  ops::rms_norm(x, Tensor::from_f32({1, 1}, {2}), 0.0f, x);
+  EXPECT_NEAR(x.data<float>()[0], 3 / std::sqrt(12.5), 1e-6);
+  EXPECT_NEAR(x.data<float>()[1], 4 / std::sqrt(12.5), 1e-6);
+}
+
+// Rotates one vector with the textbook formula in f64.
+void rope_expect(const std::vector<float>& before, const Tensor& after, int64_t m, int64_t heads,
+                 const std::vector<int32_t>& pos, const ops::Rope& r) {
+  const int half = r.rotary_dim / 2;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t h = 0; h < heads; ++h) {
+      const int64_t base = (i * heads + h) * r.head_dim;
+      std::vector<double> want(before.begin() + base, before.begin() + base + r.head_dim);
+      for (int j = 0; j < half; ++j) {
+        const double freq = std::pow(10000.0, -2.0 * j / r.rotary_dim);
+        const double a = pos[i] * freq;
+        const int i0 = r.interleaved ? 2 * j : j, i1 = r.interleaved ? 2 * j + 1 : j + half;
+        want[i0] = before[base + i0] * std::cos(a) - before[base + i1] * std::sin(a);
+        want[i1] = before[base + i1] * std::cos(a) + before[base + i0] * std::sin(a);
+      }
+      for (int64_t c = 0; c < r.head_dim; ++c) {
+        // f32 angles lose pos·2⁻²⁴ radians, as transformers' do.
+        const double tol = 1e-5 + 2e-7 * pos[i];
+        ASSERT_NEAR(after.data<float>()[base + c], want[c], tol) << "row " << i << " col " << c;
+      }
+    }
+}
+
+TEST(Rope, MatchesDirectFormula) {
+  const std::vector<int32_t> pos = {0, 1, 7, 100, 4095, 30000};
+  const int64_t m = static_cast<int64_t>(pos.size()), heads = 3;
+  for (bool interleaved : {false, true})
+    for (auto [hd, rd] : {std::pair{64, 64}, std::pair{128, 64}, std::pair{40, 20}}) {
+      ops::Rope r = ops::rope_default(hd, rd, 10000.0);
+      r.interleaved = interleaved;
+      const auto xv = test::random_floats(m * heads * hd, 3);
+      Tensor x = Tensor::from_f32(xv, {m, heads, hd});
+      ops::rope_apply(x, pos.data(), r);
+      rope_expect(xv, x, m, heads, pos, r);
+    }
+}
+
+TEST(Rope, DefaultTableMatchesTheta) {
+  const ops::Rope r = ops::rope_default(64, 64, 1e6);
+  ASSERT_EQ(r.inv_freq.size(), 32u);
+  EXPECT_FLOAT_EQ(r.inv_freq[0], 1.0f);
+  EXPECT_NEAR(r.inv_freq[16], std::pow(1e6, -0.5), 1e-9);
+  EXPECT_THROW(ops::rope_default(64, 63, 1e4), InvalidInput);
+}
+
+TEST(Softmax, RowsSumToOneAndMatchFormula) {
+  for (int64_t n : {1, 5, 100, 1000}) {
+    const auto xv = test::random_floats(3 * n, 4, -20, 20);
+    Tensor x = Tensor::from_f32(xv, {3, n});
+    ops::softmax(x);
+    for (int64_t i = 0; i < 3; ++i) {
+      const float mx = *std::max_element(xv.begin() + i * n, xv.begin() + (i + 1) * n);
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(double(xv[i * n + j]) - mx);
+      for (int64_t j = 0; j < n; ++j) {
+        const double want = std::exp(double(xv[i * n + j]) - mx) / sum;
+        ASSERT_NEAR(x.data<float>()[i * n + j], want, 1e-6 + 1e-5 * want);
+      }
+    }
+  }
+}
+
+TEST(Elementwise, SiluMulAndAddMatchFormula) {
+  for (int64_t n : {3, 17, 100000}) {
+    const auto g = test::random_floats(n, 5, -10, 10), u = test::random_floats(n, 6);
+    Tensor out, sum;
+    ops::silu_mul(Tensor::from_f32(g, {n}), Tensor::from_f32(u, {n}), out);
+    ops::add(Tensor::from_f32(g, {n}), Tensor::from_f32(u, {n}), sum);
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = g[i] / (1 + std::exp(-double(g[i]))) * u[i];
+      ASSERT_NEAR(out.data<float>()[i], want, 1e-5 * (1 + std::fabs(want)));
+      ASSERT_EQ(sum.data<float>()[i], g[i] + u[i]);
+    }
+  }
+  Tensor out;
+  EXPECT_THROW(ops::add(Tensor::zeros(DType::f32, {3}), Tensor::zeros(DType::f32, {4}), out),
+               InvalidInput);
+}
+
+struct AttnCase {
+  int64_t m, n_past, n_heads, n_kv, head_dim, window;
+};
+
+class Attention : public ::testing::TestWithParam<AttnCase> {};
+
+TEST_P(Attention, MatchesReference) {
+  const AttnCase c = GetParam();
+  const int64_t cap = c.n_past + c.m + 3;
+  const auto qv = test::random_floats(c.m * c.n_heads * c.head_dim, 7, -2, 2);
+  const auto kv = test::random_floats(c.n_kv * cap * c.head_dim, 8, -2, 2);
+  const auto vv = test::random_floats(c.n_kv * cap * c.head_dim, 9);
+  const Tensor q = Tensor::from_f32(qv, {c.m, c.n_heads, c.head_dim});
+  const Tensor k = Tensor::from_f32(kv, {c.n_kv, cap, c.head_dim});
+  const Tensor v = Tensor::from_f32(vv, {c.n_kv, cap, c.head_dim});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  Tensor ref, out;
+  {
+    test::UseKernels use(kernels::reference_kernels());
+    ops::attention(q, k, v, c.n_past, scale, c.window, ref);
+  }
+  ops::attention(q, k, v, c.n_past, scale, c.window, out);
+  for (int64_t i = 0; i < out.numel(); ++i)
+    ASSERT_NEAR(out.data<float>()[i], ref.data<float>()[i], 2e-5) << "at " << i;
+  // Row 0 with n_past 0 and no window sees only itself: the output is v at position 0.
+  if (c.n_past == 0) {
+    for (int64_t d = 0; d < c.head_dim; ++d) ASSERT_NEAR(out.data<float>()[d], vv[d], 1e-6);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, Attention,
+    ::testing::Values(AttnCase{1, 37, 6, 2, 64, 0}, AttnCase{9, 0, 4, 4, 40, 0},
+                      AttnCase{70, 100, 6, 2, 64, 16}, AttnCase{130, 0, 2, 1, 128, 0},
+                      AttnCase{1, 300, 14, 2, 64, 32}, AttnCase{5, 3, 8, 1, 17, 4}));
+
+TEST(AttentionOp, RejectsBadShapes) {
+  Tensor out;
+  const Tensor k = Tensor::zeros(DType::f32, {2, 8, 16});
+  EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {1, 3, 16}), k, k, 0, 1, 0, out),
+               InvalidInput);  // 3 heads over 2 kv heads
+  EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {4, 4, 16}), k, k, 5, 1, 0, out),
+               InvalidInput);  // past capacity
+}
+
+}  // namespace
+}  // namespace mofa

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Qwen2/Qwen3 logits and greedy continuations against the independent PyTorch reference, on tiny
+# random-weight fixtures in every layout (HF f32/bf16, MLX 4/8-bit).
+set -euo pipefail
+src="${MOFA_SOURCE_DIR:?}"
+bin="${MOFA_BINARY_DIR:?}"
+py=/usr/bin/python3
+out="$bin/fixtures/reference"
+mkdir -p "$out"
+ids="151644,872,198,9707,11,1246,525,498,30,151645,198,151644,77091,198"
+for family in qwen2 qwen3; do
+  for layout in hf-f32 hf-bf16 mlx-4bit mlx-8bit; do
+    dir="$out/$family-$layout"
+    if [ ! -f "$dir/reference.json" ]; then
+      rm -rf "$dir"
+      "$py" "$src/tools/gen_fixture.py" --family "$family" --layout "$layout" --size tiny \
+        --seed 7 --out "$dir" >/dev/null
+      "$py" "$src/tools/reference/qwen_forward.py" --model "$dir" --ids "$ids" --greedy 32 \
+        --out "$dir/reference.tmp.json"
+      "$py" - "$dir/reference.tmp.json" "$dir/reference.json" "$ids" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+ref["ids"] = [int(x) for x in sys.argv[3].split(",")]
+json.dump(ref, open(sys.argv[2], "w"))
+PY
+      rm "$dir/reference.tmp.json"
+    fi
+  done
+done
+MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" --gtest_filter='CausalLMReference.*'

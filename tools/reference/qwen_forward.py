@@ -1,0 +1,447 @@
+#!/usr/bin/python3
+"""Independent reference forward pass for Qwen2 / Qwen3 / Llama / Mistral checkpoints (PyTorch,
+float64 by default).
+
+Follows Hugging Face transformers' modeling_qwen2.py / modeling_qwen3.py / modeling_llama.py /
+modeling_mistral.py semantics (Mistral: sliding window on every layer when sliding_window is set;
+Llama/Mistral: biases only where the checkpoint has them, i.e. attention_bias / mlp_bias):
+RMSNorm (x * rsqrt(mean(x^2) + eps) * weight), rotate_half RoPE (default / linear / dynamic / yarn /
+llama3 inv_freq), grouped-query attention by repeating K/V heads, causal softmax attention scaled by
+1/sqrt(head_dim), optional Qwen2 sliding window on layers >= max_window_layers, SiLU-gated MLP,
+q/k/v biases (Qwen2 or attention_bias), per-head q_norm / k_norm before RoPE (Qwen3), tied or untied
+output head.
+
+It reads model directories itself: safetensors (single file or sharded with an index) parsed with
+numpy, F32 / F16 / BF16 / F64 tensors, and MLX affine-quantized layers (uint32 `weight` holding a
+little-endian bit stream of codes, `scales`, `biases`), dequantized as value = scale * code + bias.
+
+Usage:
+  /usr/bin/python3 tools/reference/qwen_forward.py --model DIR --ids 1,2,3 [--greedy 32]
+      [--stop-eos] [--all-logits] [--dtype float64|float32] --out out.json
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------------------------------------
+# safetensors reading
+
+_NP_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "BF16": "<u2",
+    "U32": "<u4",
+    "I32": "<i4",
+    "I64": "<i8",
+    "U8": "u1",
+    "I8": "i1",
+    "U16": "<u2",
+    "I16": "<i2",
+    "BOOL": "u1",
+}
+
+
+def read_safetensors(path):
+    """Returns {name: (dtype_str, np.ndarray raw view)} and the metadata dict of one file."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise ValueError(f"{path}: {len(blob)} bytes, too short for a safetensors header")
+    hlen = int.from_bytes(blob[:8], "little")
+    if 8 + hlen > len(blob):
+        raise ValueError(f"{path}: header length {hlen} exceeds file size {len(blob)}")
+    header = json.loads(blob[8 : 8 + hlen].decode("utf-8"))
+    data = memoryview(blob)[8 + hlen :]
+    meta = header.pop("__metadata__", {}) or {}
+    out = {}
+    for name, info in header.items():
+        dt = info["dtype"]
+        if dt not in _NP_DTYPES:
+            raise ValueError(f"{path}: tensor '{name}' has unsupported dtype {dt}")
+        b, e = info["data_offsets"]
+        if not (0 <= b <= e <= len(data)):
+            raise ValueError(f"{path}: tensor '{name}' offsets [{b}, {e}] exceed data size {len(data)}")
+        npdt = np.dtype(_NP_DTYPES[dt])
+        shape = tuple(info["shape"])
+        n = int(np.prod(shape)) if shape else 1
+        if n * npdt.itemsize != e - b:
+            raise ValueError(f"{path}: tensor '{name}' shape {list(shape)} {dt} needs {n * npdt.itemsize} "
+                             f"bytes, offsets give {e - b}")
+        out[name] = (dt, np.frombuffer(data[b:e], dtype=npdt).reshape(shape))
+    return out, meta
+
+
+def to_float64(dt, arr):
+    if dt == "BF16":
+        return (arr.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return arr.astype(np.float64)
+
+
+def load_raw_tensors(model_dir):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    files = []
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    elif os.path.exists(os.path.join(model_dir, "model.safetensors")):
+        files = ["model.safetensors"]
+    else:
+        files = sorted(p for p in os.listdir(model_dir) if p.endswith(".safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{model_dir}: no safetensors weights")
+    tensors = {}
+    for fname in files:
+        t, _ = read_safetensors(os.path.join(model_dir, fname))
+        for k, v in t.items():
+            if k in tensors:
+                raise ValueError(f"{model_dir}: tensor '{k}' appears in more than one shard")
+            tensors[k] = v
+    return tensors
+
+
+# ---------------------------------------------------------------------------------------------
+# MLX affine dequantization
+
+
+def unpack_codes(words, bits, cols):
+    """Codes of every row: code k lives at bit offset k*bits of the row's little-endian stream."""
+    rows = words.shape[0]
+    if 32 % bits == 0:
+        # Whole codes per word: code j of word i is bits [j*bits, (j+1)*bits) of that word.
+        shifts = np.arange(0, 32, bits, dtype=np.uint32)
+        codes = (words[:, :, None] >> shifts) & np.uint32((1 << bits) - 1)
+        return codes.reshape(rows, -1)[:, :cols].astype(np.float64)
+    w = words.astype(np.uint64)
+    # Pair each word with its successor so a code straddling a word boundary is one shift away.
+    w_next = np.concatenate([w[:, 1:], np.zeros((rows, 1), dtype=np.uint64)], axis=1)
+    pairs = w | (w_next << np.uint64(32))
+    offs = np.arange(cols, dtype=np.uint64) * np.uint64(bits)
+    word_idx = (offs // np.uint64(32)).astype(np.int64)
+    shift = offs % np.uint64(32)
+    mask = np.uint64((1 << bits) - 1)
+    return ((pairs[:, word_idx] >> shift[None, :]) & mask).astype(np.float64)
+
+
+def dequantize(wq, scales, biases, bits, group_size):
+    rows, n_words = wq.shape
+    cols = n_words * 32 // bits
+    if scales.shape != (rows, cols // group_size) or biases.shape != scales.shape:
+        raise ValueError(f"scales {scales.shape} / biases {biases.shape} do not fit weight {wq.shape} "
+                         f"with bits {bits}, group_size {group_size}")
+    out = np.empty((rows, cols), dtype=np.float64)
+    step = max(1, (1 << 21) // max(cols, 1))
+    for r0 in range(0, rows, step):
+        codes = unpack_codes(wq[r0 : r0 + step], bits, cols)
+        codes = codes.reshape(codes.shape[0], cols // group_size, group_size)
+        s = scales[r0 : r0 + step, :, None]
+        b = biases[r0 : r0 + step, :, None]
+        out[r0 : r0 + step] = (s * codes + b).reshape(-1, cols)
+    return out
+
+
+def load_weights(model_dir, config):
+    """Returns {hf_name: float64 ndarray} with MLX-quantized layers dequantized."""
+    raw = load_raw_tensors(model_dir)
+    qcfg = config.get("quantization") or config.get("quantization_config") or {}
+    weights = {}
+    for name, (dt, arr) in raw.items():
+        if name.endswith(".scales") or name.endswith(".biases"):
+            continue
+        if name.endswith(".weight") and name[: -len(".weight")] + ".scales" in raw:
+            base = name[: -len(".weight")]
+            params = qcfg.get(base) if isinstance(qcfg.get(base), dict) else qcfg
+            bits = int(params.get("bits", 4))
+            gs = int(params.get("group_size", 64))
+            mode = params.get("mode", "affine")
+            if mode != "affine":
+                raise ValueError(f"{base}: quantization mode {mode} is not supported (affine only)")
+            if dt != "U32":
+                raise ValueError(f"{name}: quantized weight must be U32, got {dt}")
+            sdt, s = raw[base + ".scales"]
+            bdt, b = raw[base + ".biases"]
+            weights[name] = dequantize(arr, to_float64(sdt, s), to_float64(bdt, b), bits, gs)
+        else:
+            weights[name] = to_float64(dt, arr)
+    return weights
+
+
+# ---------------------------------------------------------------------------------------------
+# RoPE
+
+
+def rope_inv_freq(config, head_dim, seq_len, dtype):
+    """inv_freq and attention scaling as transformers' ROPE_INIT_FUNCTIONS compute them."""
+    base = float(config.get("rope_theta", 10000.0))
+    partial = float(config.get("partial_rotary_factor", 1.0))
+    dim = int(head_dim * partial)
+    rs = config.get("rope_scaling") or {}
+    rtype = rs.get("rope_type", rs.get("type", "default")) if rs else "default"
+    max_pos = int(config.get("max_position_embeddings", 2048))
+    ar = torch.arange(0, dim, 2, dtype=torch.int64).to(dtype) / dim
+
+    def default():
+        return 1.0 / (base ** ar)
+
+    attn = 1.0
+    if rtype == "default":
+        inv = default()
+    elif rtype == "linear":
+        inv = default() / float(rs["factor"])
+    elif rtype == "dynamic":
+        factor = float(rs["factor"])
+        # HF grows the base only once the sequence exceeds max_position_embeddings.
+        if seq_len > max_pos:
+            b = base * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
+        else:
+            b = base
+        inv = 1.0 / (b ** ar)
+    elif rtype == "yarn":
+        # Current transformers: an explicit factor wins; max_position_embeddings /
+        # original_max_position_embeddings is only the fallback (4.4x-4.5x overrode factor with it).
+        orig = int(rs.get("original_max_position_embeddings") or max_pos)
+        factor = float(rs["factor"]) if rs.get("factor") is not None else max_pos / orig
+
+        def get_mscale(scale, mscale=1.0):
+            return 1.0 if scale <= 1 else 0.1 * mscale * math.log(scale) + 1.0
+
+        attn = rs.get("attention_factor")
+        if attn is None:
+            ms, msa = rs.get("mscale"), rs.get("mscale_all_dim")
+            attn = get_mscale(factor, ms) / get_mscale(factor, msa) if ms and msa else get_mscale(factor)
+        beta_fast = rs.get("beta_fast") or 32
+        beta_slow = rs.get("beta_slow") or 1
+
+        def corr_dim(n_rot):
+            return (dim * math.log(orig / (n_rot * 2 * math.pi))) / (2 * math.log(base))
+
+        low, high = corr_dim(beta_fast), corr_dim(beta_slow)
+        if rs.get("truncate", True):
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = torch.clamp((torch.arange(dim // 2, dtype=dtype) - low) / (high - low), 0, 1)
+        pos_freqs = base ** ar
+        extra_factor = 1 - ramp
+        inv = (1.0 / (factor * pos_freqs)) * (1 - extra_factor) + (1.0 / pos_freqs) * extra_factor
+    elif rtype == "llama3":
+        inv = default()
+        factor = float(rs["factor"])
+        lo, hi = float(rs["low_freq_factor"]), float(rs["high_freq_factor"])
+        old = float(rs["original_max_position_embeddings"])
+        lo_wl, hi_wl = old / lo, old / hi
+        wl = 2 * math.pi / inv
+        scaled = torch.where(wl > lo_wl, inv / factor, inv)
+        smooth = (old / wl - lo) / (hi - lo)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wl >= hi_wl) & (wl <= lo_wl)
+        inv = torch.where(medium, smoothed, scaled)
+    else:
+        raise ValueError(f"rope_scaling type '{rtype}' is not supported")
+    return inv.to(dtype), float(attn), dim
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+class QwenReference:
+    def __init__(self, model_dir, dtype=torch.float64):
+        with open(os.path.join(model_dir, "config.json")) as f:
+            self.config = json.load(f)
+        c = self.config
+        mt = c.get("model_type")
+        if mt not in ("qwen2", "qwen3", "llama", "mistral"):
+            raise ValueError(f"{model_dir}: model_type {mt} is not qwen2/qwen3/llama/mistral")
+        self.family = mt
+        self.dtype = dtype
+        self.hidden = int(c["hidden_size"])
+        self.n_layers = int(c["num_hidden_layers"])
+        self.n_heads = int(c["num_attention_heads"])
+        self.n_kv = int(c.get("num_key_value_heads") or self.n_heads)
+        self.head_dim = int(c.get("head_dim") or self.hidden // self.n_heads)
+        self.eps = float(c.get("rms_norm_eps", 1e-6))
+        self.tie = bool(c.get("tie_word_embeddings", False))
+        if mt in ("qwen2", "qwen3"):
+            self.sliding = c.get("sliding_window") if c.get("use_sliding_window", False) else None
+            self.max_window_layers = int(c.get("max_window_layers") or self.n_layers)
+        else:
+            # transformers' Mistral applies sliding_window (when not null) to every layer; Llama
+            # configs carry no window.
+            self.sliding = c.get("sliding_window") if mt == "mistral" else None
+            self.max_window_layers = 0
+        if c.get("hidden_act", "silu") != "silu":
+            raise ValueError(f"hidden_act {c.get('hidden_act')} is not supported")
+        w = load_weights(model_dir, c)
+        self.w = {k: torch.from_numpy(np.ascontiguousarray(v)).to(dtype) for k, v in w.items()}
+        if "lm_head.weight" in self.w and not self.tie:
+            self.head = self.w["lm_head.weight"]
+        else:
+            self.head = self.w["model.embed_tokens.weight"]
+        eos = c.get("eos_token_id")
+        self.eos = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        gen_path = os.path.join(model_dir, "generation_config.json")
+        if os.path.exists(gen_path):
+            with open(gen_path) as f:
+                g = json.load(f).get("eos_token_id")
+            self.eos |= set(g if isinstance(g, list) else [g] if g is not None else [])
+
+    def rms_norm(self, x, weight):
+        var = x.pow(2).mean(-1, keepdim=True)
+        return weight * (x * torch.rsqrt(var + self.eps))
+
+    def linear(self, x, name, bias_ok=True):
+        y = x @ self.w[name + ".weight"].T
+        if bias_ok and name + ".bias" in self.w:
+            y = y + self.w[name + ".bias"]
+        return y
+
+    def forward(self, ids, all_positions=False, cache=None):
+        """Logits [T, vocab] (or [1, vocab] for the last position) of ids following the cache.
+
+        cache is None (the sequence starts at position 0) or a list that holds each layer's
+        post-RoPE keys and values [kv_heads, past, head_dim]; it is extended in place. A cached
+        step computes exactly what a full recompute would, except for rope_scaling "dynamic" past
+        max_position_embeddings, where transformers recomputes the frequencies (use no cache).
+        """
+        past = cache[0][0].shape[1] if cache else 0
+        T = len(ids)
+        x = self.w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
+        inv, attn_scale, rot = rope_inv_freq(self.config, self.head_dim, past + T, self.dtype)
+        pos = torch.arange(past, past + T, dtype=self.dtype)
+        freqs = pos[:, None] * inv[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos() * attn_scale, emb.sin() * attn_scale
+        qi = torch.arange(past, past + T)[:, None]
+        ki = torch.arange(past + T)[None, :]
+        causal = ki <= qi
+        rep = self.n_heads // self.n_kv
+        hd = self.head_dim
+        for i in range(self.n_layers):
+            p = f"model.layers.{i}."
+            h = self.rms_norm(x, self.w[p + "input_layernorm.weight"])
+            q = self.linear(h, p + "self_attn.q_proj").view(T, self.n_heads, hd)
+            k = self.linear(h, p + "self_attn.k_proj").view(T, self.n_kv, hd)
+            v = self.linear(h, p + "self_attn.v_proj").view(T, self.n_kv, hd)
+            if p + "self_attn.q_norm.weight" in self.w:
+                q = self.rms_norm(q, self.w[p + "self_attn.q_norm.weight"])
+                k = self.rms_norm(k, self.w[p + "self_attn.k_norm.weight"])
+            q = q.transpose(0, 1)  # [H, T, hd]
+            k = k.transpose(0, 1)
+            v = v.transpose(0, 1)
+            qr, qp = q[..., :rot], q[..., rot:]
+            kr, kp = k[..., :rot], k[..., rot:]
+            qr = qr * cos + rotate_half(qr) * sin
+            kr = kr * cos + rotate_half(kr) * sin
+            q = torch.cat((qr, qp), dim=-1)
+            k = torch.cat((kr, kp), dim=-1)
+            if cache is not None:
+                if len(cache) <= i:
+                    cache.append((k, v))
+                else:
+                    k = torch.cat((cache[i][0], k), dim=1)
+                    v = torch.cat((cache[i][1], v), dim=1)
+                    cache[i] = (k, v)
+            k = k.repeat_interleave(rep, dim=0)
+            v = v.repeat_interleave(rep, dim=0)
+            scores = (q @ k.transpose(1, 2)) * (hd ** -0.5)
+            allowed = causal
+            if self.sliding is not None and i >= self.max_window_layers:
+                allowed = allowed & (ki > qi - int(self.sliding))
+            scores = scores.masked_fill(~allowed, float("-inf"))
+            probs = torch.softmax(scores, dim=-1)
+            a = (probs @ v).transpose(0, 1).reshape(T, self.n_heads * hd)
+            x = x + self.linear(a, p + "self_attn.o_proj")
+            h = self.rms_norm(x, self.w[p + "post_attention_layernorm.weight"])
+            g = self.linear(h, p + "mlp.gate_proj")
+            u = self.linear(h, p + "mlp.up_proj")
+            x = x + self.linear(torch.nn.functional.silu(g) * u, p + "mlp.down_proj")
+        x = self.rms_norm(x, self.w["model.norm.weight"])
+        if not all_positions:
+            x = x[-1:]
+        return x @ self.head.T
+
+    def uses_dynamic_rope(self):
+        rs = self.config.get("rope_scaling") or {}
+        return rs.get("rope_type", rs.get("type")) == "dynamic"
+
+
+def parse_ids(text):
+    text = text.strip()
+    if text.startswith("["):
+        return [int(v) for v in json.loads(text)]
+    return [int(v) for v in text.replace(",", " ").split()]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ids", help="comma-separated prompt token ids")
+    src.add_argument("--ids-file", help="file with ids (JSON list, or comma/space separated)")
+    ap.add_argument("--greedy", type=int, default=0, help="greedy continuation length")
+    ap.add_argument("--stop-eos", action="store_true", help="stop the continuation at an eos id")
+    ap.add_argument("--all-logits", action="store_true", help="also write logits of every prompt position")
+    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--no-cache", action="store_true",
+                    help="recompute the whole sequence for every greedy step instead of caching K/V")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    ids = parse_ids(args.ids if args.ids is not None else open(args.ids_file).read())
+    if not ids:
+        sys.exit("qwen_forward: empty prompt")
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    t0 = time.time()
+    model = QwenReference(args.model, dtype)
+    vocab = model.head.shape[0]
+    bad = [i for i in ids if not 0 <= i < vocab]
+    if bad:
+        sys.exit(f"qwen_forward: ids {bad[:5]} out of range [0, {vocab})")
+    with torch.no_grad():
+        cache = None if (args.no_cache or model.uses_dynamic_rope()) else []
+        logits = model.forward(ids, all_positions=args.all_logits, cache=cache)
+        result = {"model_type": model.family, "dtype": args.dtype, "ids": ids}
+        result["logits_last"] = logits[-1].tolist()
+        if args.all_logits:
+            result["all_logits"] = logits.tolist()
+        greedy, margins = [], []
+        seq = list(ids)
+        last = logits[-1]
+        for step in range(args.greedy):
+            if step > 0:
+                last = model.forward([seq[-1]], cache=cache)[-1] if cache is not None else model.forward(seq)[-1]
+            top2 = torch.topk(last, 2)
+            tok = int(top2.indices[0])
+            margins.append(float(top2.values[0] - top2.values[1]))
+            greedy.append(tok)
+            seq.append(tok)
+            if args.stop_eos and tok in model.eos:
+                break
+        if args.greedy:
+            result["greedy"] = greedy
+            result["greedy_margins"] = margins
+    result["seconds"] = round(time.time() - t0, 3)
+    with open(args.out, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
