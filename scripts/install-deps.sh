@@ -8,7 +8,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(build-essential cmake ninja-build pkg-config git
   libhwy-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libonig-dev libutf8proc-dev
   libsentencepiece-dev libcurl4-openssl-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
-  python3 python3-numpy python3-torch python3-jinja2 chromium)
+  python3 python3-numpy python3-torch python3-jinja2 chromium
+  libopenblas0-pthread python3-regex bible-kjv)
 # Node.js: keep one that is already there (any >= 18), else take Debian's.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()

@@ -329,12 +329,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1611)
-    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--steps", type=int, default=700)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--hidden", type=int, default=256)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -376,13 +378,14 @@ def main():
 
     cfg = {
         "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": V,
-        "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 6,
+        "hidden_size": args.hidden, "intermediate_size": 3 * args.hidden,
+        "num_hidden_layers": args.layers,
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64,
         "max_position_embeddings": 2048, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
         "rope_scaling": None, "attention_bias": False, "attention_dropout": 0.0,
         "hidden_act": "silu", "initializer_range": 0.02, "tie_word_embeddings": True,
         "use_cache": True, "use_sliding_window": False, "sliding_window": None,
-        "max_window_layers": 6, "torch_dtype": "float32", "bos_token_id": eot,
+        "max_window_layers": args.layers, "torch_dtype": "float32", "bos_token_id": eot,
         "eos_token_id": im_end,
     }
     model = TinyQwen3(cfg)

@@ -23,6 +23,8 @@ const std::vector<CatalogEntry>& model_catalog() {
       {"zimage-turbo", "Z-Image-Turbo", "Image Gen", "uqer1244/MLX-z-image", "~8GB", 8000000000ull},
       {"flux-klein-4b", "FLUX.2-klein-4B", "Image Gen", "black-forest-labs/FLUX.2-klein-4B",
        "~13GB", 13000000000ull},
+      // Ships with MOFA Local (models/mofa-tiny); never downloaded.
+      {"mofa-tiny", "MOFA Tiny (built in, offline)", "LLM", "", "~23MB", 23000000ull, true},
   };
   return entries;
 }

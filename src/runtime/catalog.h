@@ -13,6 +13,7 @@ struct CatalogEntry {
   std::string repo;      // Hugging Face repository
   std::string size;      // approximate download size as shown to users
   uint64_t size_bytes = 0;
+  bool bundled = false;  // ships with MOFA Local (no download); repo is empty
 };
 
 const std::vector<CatalogEntry>& model_catalog();

@@ -1,3 +1,4 @@
+#include "runtime/bundled_model.h"
 #include "runtime/model_manager.h"
 
 #include <algorithm>
@@ -127,6 +128,11 @@ ModelEntry ModelManager::resolve(const std::string& requested) const {
     }
   }
   if (const auto* entry = find_catalog_entry(name)) {
+    if (entry->bundled) {
+      const auto dir = bundled_model_dir();
+      if (dir.empty()) throw ModelNotFound("the built-in model '" + name + "' is not installed");
+      return make_entry(entry->id, fs::path(dir));
+    }
     const auto folder = repo_folder_name(entry->repo);
     if (is_model_dir(fs::path(options_.models_dir) / folder)) {
       return make_entry(folder, fs::path(options_.models_dir) / folder);
@@ -158,6 +164,11 @@ std::vector<ModelEntry> ModelManager::list() const {
     const auto name = it->path().filename().string();
     if (!is_safe_model_id(name) || name == pinned_id_ || !is_model_dir(it->path())) continue;
     found.push_back(make_entry(name, it->path()));
+  }
+  if (const auto bundled = bundled_model_dir(); !bundled.empty() && pinned_id_ != kBundledModelId &&
+                                                !is_model_dir(fs::path(options_.models_dir) /
+                                                              kBundledModelId)) {
+    found.push_back(make_entry(kBundledModelId, bundled));
   }
   std::sort(found.begin(), found.end(),
             [](const ModelEntry& a, const ModelEntry& b) { return a.id < b.id; });

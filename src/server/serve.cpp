@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "runtime/bundled_model.h"
 #include "runtime/download_manager.h"
 #include "runtime/model_manager.h"
 #include "runtime/settings.h"
@@ -77,7 +78,10 @@ void run_server(const ServeOptions& o) {
 
   // --model is a directory, or a model id inside the models directory.
   std::string default_model;
-  std::string model = o.model.empty() ? settings.default_model : o.model;
+  // No --model and no configured default: the bundled mofa-tiny, so a fresh install works.
+  std::string model = !o.model.empty()                   ? o.model
+                      : !settings.default_model.empty() ? settings.default_model
+                                                        : runtime::bundled_model_dir();
   if (!model.empty()) {
     std::error_code ec;
     if (std::filesystem::is_directory(model, ec)) {

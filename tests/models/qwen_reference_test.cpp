@@ -72,7 +72,8 @@ std::vector<int32_t> greedy(CausalLM& m, const std::vector<int32_t>& prompt, int
 
 TEST(CausalLMReference, ExactModeMatchesTorchOnEveryFixture) {
   auto cases = reference_cases();
-  if (cases.empty()) GTEST_SKIP() << "MOFA_REFERENCE_DIR not set (run tests/reference/<family>_reference.sh)";
+  if (cases.empty())
+    GTEST_SKIP() << "MOFA_REFERENCE_DIR not set (run tests/reference/<family>_reference.sh)";
   for (const auto& c : cases) {
     SCOPED_TRACE(c.dir);
     auto model = load(c.dir, ops::MatmulMode::exact);
@@ -82,7 +83,8 @@ TEST(CausalLMReference, ExactModeMatchesTorchOnEveryFixture) {
     ASSERT_EQ(static_cast<int64_t>(ref_logits.size()), model->vocab_size());
 
     std::vector<float> logits;
-    std::vector<int32_t> ours = greedy(*model, prompt, static_cast<int>(ref_greedy.size()), &logits);
+    std::vector<int32_t> ours =
+        greedy(*model, prompt, static_cast<int>(ref_greedy.size()), &logits);
     double max_ref = 0, max_diff = 0;
     for (size_t i = 0; i < logits.size(); ++i) {
       max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref_logits[i])));
@@ -138,8 +140,11 @@ TEST(CausalLMReference, FastModeStaysCloseToExact) {
     double spread = 0, diff = 0;
     for (int64_t i = 0; i < exact->vocab_size(); ++i) {
       spread = std::max(spread, std::fabs(static_cast<double>(a.data<float>()[i])));
-      diff = std::max(diff, std::fabs(static_cast<double>(a.data<float>()[i] - b.data<float>()[i])));
+      diff =
+          std::max(diff, std::fabs(static_cast<double>(a.data<float>()[i] - b.data<float>()[i])));
     }
+    std::printf("%s: fast vs exact max |dlogit| %.3g (max |logit| %.3g)\n", c.dir.c_str(), diff,
+                spread);
     EXPECT_LE(diff, 0.1 * std::max(1.0, spread));
   }
 }

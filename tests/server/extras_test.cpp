@@ -52,7 +52,11 @@ TEST(SeedRoutes, HealthAndCatalog) {
   ServerFixture f;
   EXPECT_EQ(f.call("GET", "/health").json_body()["status"], "ok");
   const auto catalog = f.call("GET", "/v1/catalog").json_body();
-  ASSERT_EQ(catalog["data"].size(), 11u);
+  // The seed's 11 entries, then the bundled mofa-tiny, which never needs a download.
+  ASSERT_EQ(catalog["data"].size(), 12u);
+  EXPECT_EQ(catalog["data"][11]["id"], "mofa-tiny");
+  EXPECT_EQ(catalog["data"][11]["bundled"], true);
+  EXPECT_EQ(catalog["data"][11]["downloaded"], true);
   EXPECT_EQ(catalog["data"][0]["id"], "qwen2.5-0.5b-instruct");
   EXPECT_EQ(catalog["data"][0]["repo"], "mlx-community/Qwen2.5-0.5B-Instruct-4bit");
   EXPECT_EQ(catalog["data"][0]["category"], "LLM");

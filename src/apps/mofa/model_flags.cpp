@@ -1,9 +1,11 @@
 #include "apps/mofa/model_flags.h"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
+#include "runtime/bundled_model.h"
+#include "runtime/hub_download.h"
+#include "runtime/settings.h"
 
 namespace mofa::cli {
 
@@ -40,17 +42,18 @@ void add_sampling_flags(CLI::App* cmd, SamplingFlags* f) {
 
 std::string resolve_model_dir(const std::string& model) {
   namespace fs = std::filesystem;
-  if (model.empty())
-    throw InvalidInput("no model given: pass --model DIR (a model directory or a downloaded id)");
-  if (fs::is_directory(model)) return model;
-  const char* home = std::getenv("MOFA_HOME");
-  const char* user = std::getenv("HOME");
-  fs::path base = home ? fs::path(home) : fs::path(user ? user : ".") / ".mofa";
-  fs::path candidate = base / "models" / model;
-  if (model.find('/') == std::string::npos && model != ".." && fs::is_directory(candidate))
-    return candidate.string();
-  throw InvalidInput("model '" + model + "' is neither a directory nor a downloaded model in " +
-                     (base / "models").string());
+  const runtime::Settings settings = runtime::load_settings(runtime::default_home());
+  std::string name = model.empty() ? settings.default_model : model;
+  if (name.empty() || name == runtime::kBundledModelId) {
+    std::string bundled = runtime::bundled_model_dir();
+    if (!bundled.empty()) return bundled;
+    throw InvalidInput("no model given and the built-in model is not installed: pass --model DIR");
+  }
+  if (fs::is_directory(name)) return name;
+  fs::path candidate = fs::path(settings.models_dir) / name;
+  if (runtime::model_id_is_safe(name) && fs::is_directory(candidate)) return candidate.string();
+  throw InvalidInput("model '" + name + "' is neither a directory nor a downloaded model in " +
+                     settings.models_dir + " (mofa list shows them)");
 }
 
 std::unique_ptr<llm::LlmPipeline> load_pipeline(const ModelFlags& f) {

@@ -31,8 +31,8 @@ struct SamplingFlags {
 void add_model_flags(CLI::App* cmd, ModelFlags* flags);
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* flags);
 
-// Resolves --model (a directory, or an id under $MOFA_HOME/models) to a directory; throws
-// InvalidInput with what was tried.
+// Resolves --model (a directory, or an id in the models dir; empty: the configured default model,
+// else the built-in mofa-tiny) to a directory; throws InvalidInput with what was tried.
 std::string resolve_model_dir(const std::string& model);
 std::unique_ptr<llm::LlmPipeline> load_pipeline(const ModelFlags& flags);
 

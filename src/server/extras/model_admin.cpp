@@ -46,10 +46,10 @@ void health(ServerContext& context, const Request&, Response& response) {
 void catalog(ServerContext& context, const Request&, Response& response) {
   json data = json::array();
   for (const auto& entry : runtime::model_catalog()) {
-    const auto folder = runtime::repo_folder_name(entry.repo);
+    const auto folder = entry.bundled ? entry.id : runtime::repo_folder_name(entry.repo);
     std::error_code ec;
     const bool downloaded =
-        folder == context.models->pinned_id() ||
+        entry.bundled || folder == context.models->pinned_id() ||
         std::filesystem::is_regular_file(
             std::filesystem::path(context.models->models_dir()) / folder / "config.json", ec);
     data.push_back({{"id", entry.id},
@@ -60,6 +60,7 @@ void catalog(ServerContext& context, const Request&, Response& response) {
                     {"size_bytes", entry.size_bytes},
                     {"model_id", folder},
                     {"downloaded", downloaded},
+                    {"bundled", entry.bundled},
                     {"loaded", context.models->is_loaded(folder)}});
   }
   response.set_json(200, dump_json({{"object", "list"}, {"data", data}}));
@@ -76,6 +77,10 @@ void start_download(ServerContext& context, const Request& request, Response& re
       throw HttpError(404,
                       "catalog id '" + *catalog_id + "' is not in the catalog (GET /v1/catalog)",
                       "invalid_request_error", "catalog_id", "model_not_found");
+    }
+    if (entry->bundled) {
+      throw HttpError(400, "'" + entry->id + "' is built in and needs no download",
+                      "invalid_request_error", "catalog_id", "model_bundled");
     }
     repo = entry->repo;
   }
