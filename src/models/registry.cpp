@@ -9,10 +9,8 @@ namespace {
 
 const std::vector<std::pair<std::string, CausalLMFactory>>& families() {
   static const std::vector<std::pair<std::string, CausalLMFactory>> list = {
-      {"llama", llama_create},
-      {"mistral", llama_create},
-      {"qwen2", qwen_create},
-      {"qwen3", qwen_create},
+      {"llama", llama_create}, {"mistral", llama_create}, {"mixtral", mixtral_create},
+      {"qwen2", qwen_create},  {"qwen3", qwen_create},    {"qwen3_moe", qwen3_moe_create},
   };
   return list;
 }

@@ -22,5 +22,9 @@ std::unique_ptr<CausalLM> llama_create(const io::ModelConfig& cfg, const io::Wei
                                        const ModelOptions& options);
 std::unique_ptr<CausalLM> qwen_create(const io::ModelConfig& cfg, const io::WeightStore& store,
                                       const ModelOptions& options);
+std::unique_ptr<CausalLM> mixtral_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                         const ModelOptions& options);
+std::unique_ptr<CausalLM> qwen3_moe_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                           const ModelOptions& options);
 
 }  // namespace mofa::models

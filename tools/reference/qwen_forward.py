@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent reference forward pass for Qwen2 / Qwen3 / Llama / Mistral checkpoints (PyTorch,
-float64 by default).
+"""Independent reference forward pass for Qwen2 / Qwen3 / Qwen3-MoE / Llama / Mistral / Mixtral
+checkpoints (PyTorch, float64 by default).
 
 Follows Hugging Face transformers' modeling_qwen2.py / modeling_qwen3.py / modeling_llama.py /
 modeling_mistral.py semantics (Mistral: sliding window on every layer when sliding_window is set;
@@ -9,7 +9,11 @@ RMSNorm (x * rsqrt(mean(x^2) + eps) * weight), rotate_half RoPE (default / linea
 llama3 inv_freq), grouped-query attention by repeating K/V heads, causal softmax attention scaled by
 1/sqrt(head_dim), optional Qwen2 sliding window on layers >= max_window_layers, SiLU-gated MLP,
 q/k/v biases (Qwen2 or attention_bias), per-head q_norm / k_norm before RoPE (Qwen3), tied or untied
-output head.
+output head. Mixture-of-experts MLPs follow modeling_mixtral.py / modeling_qwen3_moe.py: router
+logits, softmax over all experts, top-k, renormalised to sum 1 (Mixtral always, Qwen3-MoE when
+norm_topk_prob), the sum of the chosen SwiGLU experts weighted by those probabilities; Qwen3-MoE
+layers in mlp_only_layers or off decoder_sparse_step stay dense. Experts are read from the HF
+per-expert tensors or from mlx-lm's stacked switch_mlp tensors [n_experts, out, in].
 
 It reads model directories itself: safetensors (single file or sharded with an index) parsed with
 numpy, F32 / F16 / BF16 / F64 tensors, and MLX affine-quantized layers (uint32 `weight` holding a
@@ -167,7 +171,14 @@ def load_weights(model_dir, config):
                 raise ValueError(f"{name}: quantized weight must be U32, got {dt}")
             sdt, s = raw[base + ".scales"]
             bdt, b = raw[base + ".biases"]
-            weights[name] = dequantize(arr, to_float64(sdt, s), to_float64(bdt, b), bits, gs)
+            s, b = to_float64(sdt, s), to_float64(bdt, b)
+            if arr.ndim == 3:
+                # Stacked experts [E, rows, words]: each expert row is an ordinary quantized row.
+                e, r = arr.shape[:2]
+                w = dequantize(arr.reshape(e * r, -1), s.reshape(e * r, -1), b.reshape(e * r, -1), bits, gs)
+                weights[name] = w.reshape(e, r, -1)
+            else:
+                weights[name] = dequantize(arr, s, b, bits, gs)
         else:
             weights[name] = to_float64(dt, arr)
     return weights
@@ -264,8 +275,8 @@ class QwenReference:
             self.config = json.load(f)
         c = self.config
         mt = c.get("model_type")
-        if mt not in ("qwen2", "qwen3", "llama", "mistral"):
-            raise ValueError(f"{model_dir}: model_type {mt} is not qwen2/qwen3/llama/mistral")
+        if mt not in ("qwen2", "qwen3", "qwen3_moe", "llama", "mistral", "mixtral"):
+            raise ValueError(f"{model_dir}: model_type {mt} is not qwen2/qwen3/qwen3_moe/llama/mistral/mixtral")
         self.family = mt
         self.dtype = dtype
         self.hidden = int(c["hidden_size"])
@@ -275,14 +286,31 @@ class QwenReference:
         self.head_dim = int(c.get("head_dim") or self.hidden // self.n_heads)
         self.eps = float(c.get("rms_norm_eps", 1e-6))
         self.tie = bool(c.get("tie_word_embeddings", False))
-        if mt in ("qwen2", "qwen3"):
+        if mt in ("qwen2", "qwen3", "qwen3_moe"):
             self.sliding = c.get("sliding_window") if c.get("use_sliding_window", False) else None
             self.max_window_layers = int(c.get("max_window_layers") or self.n_layers)
         else:
             # transformers' Mistral applies sliding_window (when not null) to every layer; Llama
             # configs carry no window.
-            self.sliding = c.get("sliding_window") if mt == "mistral" else None
+            self.sliding = c.get("sliding_window") if mt in ("mistral", "mixtral") else None
             self.max_window_layers = 0
+        self.moe_layers = set()
+        if mt == "mixtral":
+            self.n_experts = int(c["num_local_experts"])
+            self.top_k = int(c["num_experts_per_tok"])
+            self.norm_topk = True
+            self.moe_layers = set(range(self.n_layers))
+        elif mt == "qwen3_moe":
+            self.n_experts = int(c.get("num_experts", 128))
+            self.top_k = int(c.get("num_experts_per_tok", 8))
+            self.norm_topk = bool(c.get("norm_topk_prob", False))
+            step = int(c.get("decoder_sparse_step", 1))
+            dense = set(c.get("mlp_only_layers") or [])
+            self.moe_layers = {i for i in range(self.n_layers)
+                               if i not in dense and self.n_experts > 0 and (i + 1) % step == 0}
+        # Smallest gap, over every routed token, between the k-th and (k+1)-th router logit: a gap
+        # near f32 rounding (~1e-6 here) would let a float32 engine pick a different expert.
+        self.router_min_gap = math.inf
         if c.get("hidden_act", "silu") != "silu":
             raise ValueError(f"hidden_act {c.get('hidden_act')} is not supported")
         w = load_weights(model_dir, c)
@@ -366,6 +394,9 @@ class QwenReference:
             a = (probs @ v).transpose(0, 1).reshape(T, self.n_heads * hd)
             x = x + self.linear(a, p + "self_attn.o_proj")
             h = self.rms_norm(x, self.w[p + "post_attention_layernorm.weight"])
+            if i in self.moe_layers:
+                x = x + self.moe(h, p)
+                continue
             g = self.linear(h, p + "mlp.gate_proj")
             u = self.linear(h, p + "mlp.up_proj")
             x = x + self.linear(torch.nn.functional.silu(g) * u, p + "mlp.down_proj")
@@ -373,6 +404,38 @@ class QwenReference:
         if not all_positions:
             x = x[-1:]
         return x @ self.head.T
+
+    def expert_weight(self, block, proj, e):
+        hf = {"gate_proj": "w1", "down_proj": "w2", "up_proj": "w3"}[proj] if self.family == "mixtral" else proj
+        name = f"{block}experts.{e}.{hf}.weight"
+        if name in self.w:
+            return self.w[name]
+        return self.w[f"{block}switch_mlp.{proj}.weight"][e]
+
+    def moe(self, h, p):
+        block = p + ("block_sparse_moe." if self.family == "mixtral" else "mlp.")
+        logits = h @ self.w[block + "gate.weight"].T
+        probs = torch.softmax(logits, dim=-1)
+        top_w, top_i = torch.topk(probs, self.top_k, dim=-1)
+        if self.top_k < self.n_experts:
+            ordered = torch.sort(logits, dim=-1, descending=True).values
+            gap = float((ordered[:, self.top_k - 1] - ordered[:, self.top_k]).min())
+            self.router_min_gap = min(self.router_min_gap, gap)
+        if self.norm_topk:
+            top_w = top_w / top_w.sum(dim=-1, keepdim=True)
+        out = torch.zeros_like(h)
+        for e in range(self.n_experts):
+            hit = top_i == e  # [T, k]
+            rows = hit.any(dim=-1).nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            w = (top_w * hit).sum(dim=-1)[rows]
+            xe = h[rows]
+            g = xe @ self.expert_weight(block, "gate_proj", e).T
+            u = xe @ self.expert_weight(block, "up_proj", e).T
+            y = (torch.nn.functional.silu(g) * u) @ self.expert_weight(block, "down_proj", e).T
+            out[rows] += w[:, None] * y
+        return out
 
     def uses_dynamic_rope(self):
         rs = self.config.get("rope_scaling") or {}
@@ -437,6 +500,8 @@ def main(argv=None):
         if args.greedy:
             result["greedy"] = greedy
             result["greedy_margins"] = margins
+        if model.moe_layers:
+            result["router_min_gap"] = model.router_min_gap
     result["seconds"] = round(time.time() - t0, 3)
     with open(args.out, "w") as f:
         json.dump(result, f)

@@ -37,6 +37,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
   final_norm_ = io::load_vector(store, "model.norm.weight", hidden_);
 
   layers_.resize(cfg.num_hidden_layers);
+  bool any_moe = false;
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     Layer& l = layers_[i];
     const std::string p = "model.layers." + std::to_string(i) + ".";
@@ -46,9 +47,15 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     l.k = io::load_linear(store, cfg, p + "self_attn.k_proj", kv_dim, hidden_);
     l.v = io::load_linear(store, cfg, p + "self_attn.v_proj", kv_dim, hidden_);
     l.o = io::load_linear(store, cfg, p + "self_attn.o_proj", hidden_, q_dim);
-    l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
-    l.up = io::load_linear(store, cfg, p + "mlp.up_proj", intermediate_, hidden_);
-    l.down = io::load_linear(store, cfg, p + "mlp.down_proj", hidden_, intermediate_);
+    if (i < static_cast<int64_t>(spec.layer_moe.size()) && spec.layer_moe[i]) {
+      l.moe = std::make_unique<MoeMlp>(store, cfg, p, spec.moe, hidden_);
+      weight_bytes_ += l.moe->weight_bytes();
+      any_moe = true;
+    } else {
+      l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
+      l.up = io::load_linear(store, cfg, p + "mlp.up_proj", intermediate_, hidden_);
+      l.down = io::load_linear(store, cfg, p + "mlp.down_proj", hidden_, intermediate_);
+    }
     if (spec.qkv_bias) {
       l.q_bias = io::load_vector(store, p + "self_attn.q_proj.bias", q_dim);
       l.k_bias = io::load_vector(store, p + "self_attn.k_proj.bias", kv_dim);
@@ -60,14 +67,15 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     }
     l.window = i < static_cast<int64_t>(spec.layer_window.size()) ? spec.layer_window[i] : 0;
     for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down})
-      weight_bytes_ += w->bytes();
+      if (w->w.defined()) weight_bytes_ += w->bytes();
   }
 
   // Activations of one forward call with max_batch rows: x, h, q, k, v, attn, gate, up, plus the
   // last-row logits; 64 bytes of alignment slack per tensor.
   const int64_t B = max_batch_;
   const int64_t floats = B * (2 * hidden_ + 2 * q_dim + 2 * kv_dim + 2 * intermediate_) +
-                         cfg.vocab_size + hidden_;
+                         cfg.vocab_size + hidden_ +
+                         (any_moe ? B * hidden_ + MoeMlp::scratch_floats(spec.moe, hidden_, B) : 0);
   arena_ = Arena(static_cast<size_t>(floats) * sizeof(float) + 16 * 64);
   positions_.resize(B);
 }
@@ -76,8 +84,8 @@ std::unique_ptr<KvCache> DecoderLM::new_cache(int64_t max_capacity) const {
   return std::make_unique<KvCache>(cfg_.num_hidden_layers, n_kv_heads_, head_dim_, max_capacity);
 }
 
-void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* positions,
-                                int64_t n, int64_t n_past, KvCache& cache) {
+void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* positions, int64_t n,
+                                int64_t n_past, KvCache& cache) {
   const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
   Tensor h = arena_.alloc(DType::f32, {n, hidden_});
   ops::rms_norm(x, l.input_norm, eps_, h);
@@ -130,6 +138,13 @@ void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* p
 void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
   Tensor h = arena_.alloc(DType::f32, {n, hidden_});
   ops::rms_norm(x, l.post_norm, eps_, h);
+  if (l.moe) {
+    Tensor y = arena_.alloc(DType::f32, {n, hidden_});
+    l.moe->forward(h, y, arena_, mode_);
+    ops::add(x, y, x);
+    tap(x, "layer_out", index);
+    return;
+  }
   Tensor gate = arena_.alloc(DType::f32, {n, intermediate_});
   Tensor up = arena_.alloc(DType::f32, {n, intermediate_});
   ops::linear(h, l.gate, gate, mode_);

@@ -7,6 +7,7 @@
 
 #include "core/arena.h"
 #include "core/weight.h"
+#include "models/layers/moe.h"
 #include "models/model.h"
 
 namespace mofa::models {
@@ -16,6 +17,8 @@ struct DecoderSpec {
   bool qk_norm = false;   // Qwen3: per-head RMSNorm of q and k before RoPE
   bool rope_interleaved = false;
   std::vector<int64_t> layer_window;  // per layer sliding window (0 = full attention)
+  std::vector<bool> layer_moe;        // per layer: sparse experts (moe) instead of the dense MLP
+  MoeSpec moe;                        // used by the layers layer_moe marks
 };
 
 class DecoderLM : public CausalLM {
@@ -37,6 +40,7 @@ class DecoderLM : public CausalLM {
     Tensor q_bias, k_bias, v_bias;
     Weight q, k, v, o, gate, up, down;
     int64_t window = 0;
+    std::unique_ptr<MoeMlp> moe;  // set: this layer's MLP is the sparse one
   };
 
   void attention_block(Layer& layer, int index, Tensor& x, const int32_t* positions, int64_t n,

@@ -16,13 +16,13 @@
 namespace mofa::models {
 
 struct MoeSpec {
-  std::string block;        // module under the layer: "block_sparse_moe" or "mlp"
-  std::string hf_gate;      // per-expert projection names: Mixtral w1/w3/w2, Qwen3 *_proj
+  std::string block;    // module under the layer: "block_sparse_moe" or "mlp"
+  std::string hf_gate;  // per-expert projection names: Mixtral w1/w3/w2, Qwen3 *_proj
   std::string hf_up;
   std::string hf_down;
   int64_t n_experts = 0;
   int64_t top_k = 0;
-  int64_t intermediate = 0;  // per-expert hidden size
+  int64_t intermediate = 0;    // per-expert hidden size
   bool norm_topk_prob = true;  // renormalise the chosen probabilities to sum 1
 };
 

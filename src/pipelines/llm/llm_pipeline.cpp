@@ -253,8 +253,9 @@ bool TokenGeneration::step(TokenEvent* event) {
   if (stops_.stopped()) return finish(FinishReason::stop, event);
   if (options_.max_tokens >= 0 && usage_.completion_tokens >= options_.max_tokens)
     return finish(FinishReason::length, event);
-  // The next step feeds this token; it needs a free position.
-  if (static_cast<int64_t>(seq_.tokens().size()) >= seq_.capacity())
+  // Prompt plus answer never exceed the context (the last token needs no cache slot, but
+  // counting it keeps "context" meaning what users expect: all tokens of the exchange).
+  if (static_cast<int64_t>(seq_.tokens().size()) + 1 >= seq_.capacity())
     return finish(FinishReason::length, event);
   return true;
 }

@@ -159,6 +159,23 @@ TEST(LinearQuant, QwenShapeFastModeIsAccurate) {
   }
 }
 
+TEST(LinearQuant, DecodeMatvecComputesTheInt8Scheme) {
+  // m == 1 takes the matvec kernel; 64 and 192 columns end inside a vector chunk on AVX2 and
+  // AVX-512, so the zero-padded last chunk is exercised next to whole ones.
+  for (int bits : {4, 8}) {
+    for (int64_t cols : {64, 192, 896}) {
+      const Weight w = test::random_quant_weight(10, cols, bits, 64, DType::bf16, 7 + bits);
+      const auto xv = test::random_floats(cols, 8);
+      const Tensor x = Tensor::from_f32(xv, {1, cols});
+      const Tensor fast = run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast);
+      const auto scheme = int8_scheme(xv, 1, w);
+      for (int64_t i = 0; i < fast.numel(); ++i)
+        ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i])))
+            << "bits " << bits << " cols " << cols << " row " << i;
+    }
+  }
+}
+
 TEST(Linear, RejectsMismatchedShapes) {
   const Weight w = weight_dense(Tensor::zeros(DType::f32, {4, 8}), "proj");
   Tensor y;

@@ -40,7 +40,8 @@ struct QLayout {
   int64_t cpl;     // codes per i32 lane (8 for 4-bit, 4 for 8-bit)
   int64_t ch;      // codes per chunk
   int64_t nfull;   // full chunks per row
-  int64_t ldq;     // bytes per quantized row
+  int64_t tail;    // weight bytes in the partial last chunk (0 when K is whole chunks)
+  int64_t ldq;     // bytes per quantized row (whole chunks, the partial one zero padded)
   int64_t ldl;     // floats per row of lane-expanded scales
   int64_t groups;  // groups per row
   int64_t ldg;     // floats per row of per-group values (padded)
@@ -346,6 +347,50 @@ HWY_INLINE VI DotU8I8(VI acc, hn::Vec<DU8> a, hn::Vec<DI8> b) {
 }
 #endif
 
+// Σ per i32 lane of the low and high nibbles of w (4-bit codes, 0..15) times their int8 values.
+// Without VNNI, u8·i8 pair products of 4-bit codes cannot saturate 16 bits (2·15·127), so one
+// maddubs per half and one widening add replace the general emulation.
+HWY_INLINE VI DotQ4(hn::Vec<DU8> lo, hn::Vec<DU8> hi, hn::Vec<DI8> xlo, hn::Vec<DI8> xhi) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo.raw, xlo.raw),
+                                     _mm256_maddubs_epi16(hi.raw, xhi.raw));
+  return VI{_mm256_madd_epi16(p, _mm256_set1_epi16(1))};
+#elif HWY_TARGET == HWY_AVX3
+  const __m512i p = _mm512_add_epi16(_mm512_maddubs_epi16(lo.raw, xlo.raw),
+                                     _mm512_maddubs_epi16(hi.raw, xhi.raw));
+  return VI{_mm512_madd_epi16(p, _mm512_set1_epi16(1))};
+#else
+  return DotU8I8(DotU8I8(hn::Zero(DI()), lo, xlo), hi, xhi);
+#endif
+}
+
+// The 8-bit counterpart for one chunk of x: X8 holds what every row's Dot8 needs. On AVX2,
+// codes are recentred to code - 128 (an i8), the sign moves onto x so maddubs sees |code - 128|
+// (at most 128) and pair sums stay below 2·128·127; 128·Σx per lane restores the offset.
+struct X8 {
+  hn::Vec<DI8> x;
+  VI offset;
+};
+HWY_INLINE X8 PrepareX8(hn::Vec<DI8> x) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  const __m256i sum4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x.raw), ones16);
+  return X8{x, VI{_mm256_slli_epi32(sum4, 7)}};
+#else
+  return X8{x, hn::Zero(DI())};
+#endif
+}
+HWY_INLINE VI Dot8(hn::Vec<DU8> w, const X8& x) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i centred = _mm256_xor_si256(w.raw, _mm256_set1_epi8(static_cast<char>(0x80)));
+  const __m256i p =
+      _mm256_maddubs_epi16(_mm256_abs_epi8(centred), _mm256_sign_epi8(x.x.raw, centred));
+  return VI{_mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), x.offset.raw)};
+#else
+  return DotU8I8(x.offset, w, x.x);
+#endif
+}
+
 QLayout MakeLayout(int bits, int gs, int64_t K) {
   QLayout L;
   L.nb = static_cast<int64_t>(hn::Lanes(DU8()));
@@ -353,15 +398,26 @@ QLayout MakeLayout(int bits, int gs, int64_t K) {
   L.cpl = bits == 4 ? 8 : 4;
   L.ch = L.n32 * L.cpl;
   L.nfull = K / L.ch;
-  L.ldq = (K + 63) / 64 * 64;
+  L.tail = (K - L.nfull * L.ch) * bits / 8;
+  L.ldq = (L.nfull + (L.tail > 0 ? 1 : 0)) * L.ch;
+  L.ldq = std::max<int64_t>((L.ldq + 63) / 64 * 64, 64);
   L.ldl = std::max<int64_t>(L.nfull * L.n32, 1);
   L.groups = K / gs;
   L.ldg = (L.groups + L.n32) / L.n32 * L.n32 + L.n32;
   return L;
 }
 
-// Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (4-bit: within each full chunk, even
-// codes' values first, then odd, matching the low/high nibbles of the weight bytes), xd the
+// Where column c of x lands in its quantized row: 4-bit chunks (the partial last one too) hold
+// even codes' values first, then odd, matching the low/high nibbles of the weight bytes.
+HWY_INLINE int64_t XIndex(const QLayout& L, int bits, int64_t c) {
+  if (bits != 4) return c;
+  // ch is twice the vector byte count, a power of two.
+  const int64_t within = c & (L.ch - 1);
+  return (c - within) + (within & 1) * L.nb + within / 2;
+}
+
+// Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (laid out by XIndex, zero padded to
+// L.ldq so the partial last chunk runs through the vector loop), xd the
 // per-group step, xdl the step expanded per i32 lane of each chunk, xsum Σx per group.
 void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
                const QLayout& L, int8_t* xq, float* xd, float* xdl, float* xsum) {
@@ -371,25 +427,32 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
     float* d = xd + i * L.ldg;
     float* s = xsum + i * L.ldg;
     for (int64_t g = 0; g < L.ldg; ++g) d[g] = s[g] = 0.0f;
+    std::memset(q + L.nfull * L.ch, 0, static_cast<size_t>(L.ldq - L.nfull * L.ch));
+    // Group sizes (32/64/128) are whole vectors here; rounding is to nearest even, as lrintf.
+    const DF df;
+    const DI di;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    HWY_ALIGN int32_t codes[128];
     for (int64_t g = 0; g < L.groups; ++g) {
       const float* v = xr + g * gs;
-      float amax = 0.0f, sum = 0.0f;
-      for (int j = 0; j < gs; ++j) {
-        amax = std::max(amax, std::fabs(v[j]));
-        sum += v[j];
+      VF vmax = hn::Zero(df), vsum = hn::Zero(df);
+      for (int64_t j = 0; j < gs; j += N) {
+        const VF a = hn::LoadU(df, v + j);
+        vmax = hn::Max(vmax, hn::Abs(a));
+        vsum = hn::Add(vsum, a);
       }
+      const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
       const float step = amax / 127.0f;
       const float inv = step > 0.0f ? 1.0f / step : 0.0f;
       d[g] = step;
-      s[g] = sum;
-      for (int j = 0; j < gs; ++j) {
-        const int64_t c = g * gs + j;
-        int64_t dst = c;
-        if (bits == 4 && c < L.nfull * L.ch) {
-          const int64_t chunk = c / L.ch, within = c % L.ch;
-          dst = chunk * L.ch + (within & 1) * L.nb + within / 2;
-        }
-        q[dst] = static_cast<int8_t>(std::lrintf(v[j] * inv));
+      s[g] = hn::GetLane(hn::SumOfLanes(df, vsum));
+      const VF vinv = hn::Set(df, inv);
+      for (int64_t j = 0; j < gs; j += N)
+        hn::Store(hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv)), di, codes + j);
+      if (bits == 4) {
+        for (int j = 0; j < gs; ++j) q[XIndex(L, bits, g * gs + j)] = static_cast<int8_t>(codes[j]);
+      } else {
+        for (int j = 0; j < gs; ++j) q[g * gs + j] = static_cast<int8_t>(codes[j]);
       }
     }
     float* dl = xdl + i * L.ldl;
@@ -477,86 +540,115 @@ HWY_INLINE void MicroQ(const uint8_t* wb, int64_t wstride, const float* srow, co
         total = hn::MulAdd(hn::LoadU(df, br + g), hn::LoadU(df, s + g), total);
       float sum = hn::GetLane(hn::SumOfLanes(df, total));
       for (int64_t c = L.nfull * L.ch; c < K; ++c)
-        sum +=
-            static_cast<float>(Code<BITS>(wb + j * wstride, c) * q[c]) * (sr[c / gs] * d[c / gs]);
+        sum += static_cast<float>(Code<BITS>(wb + j * wstride, c) * q[XIndex(L, BITS, c)]) *
+               (sr[c / gs] * d[c / gs]);
       y[i * ldy + j] = sum;
     }
   }
 }
 
-// m == 1: the activation step is folded into each row's scales (a few multiplies per row), so
-// a chunk costs one scale permute and one FMA per row, and NR rows share every load of x.
+// acc[j] += Σ over one chunk of row j (codes at p + j * rs) · x (int8, xc), each i32 lane scaled
+// by its group's scale (sc + j * lds, permuted by idx).
 template <int BITS, int NR>
-HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
-                        const QLayout& L, const IdxF& idx, int64_t r, float* y, float* sb) {
+HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t nb, const float* sc,
+                       int64_t lds, const IdxF& idx, VF* acc) {
   const DF df;
   const DI di;
   const DU8 du8;
   const DI8 di8;
-  const int gs = w.group_size;
-  const int64_t K = w.cols;
+  if constexpr (BITS == 4) {
+    const auto mask4 = hn::Set(du8, 0x0F);
+    const auto xlo = hn::LoadU(di8, xc);
+    const auto xhi = hn::LoadU(di8, xc + nb);
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      const auto v = hn::LoadU(du8, p + j * rs);
+      const VI s = DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), xlo, xhi);
+      acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
+                          hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx), acc[j]);
+    }
+  } else {
+    const X8 xv = PrepareX8(hn::LoadU(di8, xc));
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      const VI s = Dot8(hn::LoadU(du8, p + j * rs), xv);
+      acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
+                          hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx), acc[j]);
+    }
+  }
+}
+
+// m == 1: the activation step is folded into each row's scales and MLX's bias term into the
+// accumulators (a few vector ops per row), so a chunk costs one scale permute and one FMA per
+// row, and NR rows share every load of x. A partial last chunk runs through the same code (x is
+// zero padded past K).
+template <int BITS, int NR>
+HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
+                        const QLayout& L, const IdxF& idx, int64_t r, float* y, float* sb) {
+  const DF df;
   const int64_t G = L.groups;
-  const uint8_t* wb[NR];
-  float* sx[NR];
-  float bias_term[NR];
-  // The NR rows' scales and biases are contiguous: widen them in one pass each.
+  const int64_t NF = L.n32;
+  const int64_t ldg = L.ldg;
+  const int64_t nb = L.nb;
+  const int64_t ch = L.ch;
+  const int64_t nfull = L.nfull;
+  const int gshift = __builtin_ctz(static_cast<unsigned>(w.group_size));
+  // The NR rows' scales and biases are contiguous: widen them in one pass each. Reads run up to
+  // a vector past NR * G, hence the zeroed pads (x's per-group values are zero there too).
   float* sall = sb;
-  float* ball = sb + NR * G + L.n32;
-  const size_t off = static_cast<size_t>(r * G) * dtype_size(w.sdtype);
-  hwy::Prefetch(static_cast<const char*>(w.scales) + off + kPrefetchBytes / 4);
-  hwy::Prefetch(static_cast<const char*>(w.biases) + off + kPrefetchBytes / 4);
+  float* ball = sall + NR * G + NF;
+  float* sx = ball + NR * G + NF;
+  const size_t off = static_cast<size_t>(r * G) * (w.sdtype == DType::f32 ? 4 : 2);
   WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, NR * G, sall);
   WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, NR * G, ball);
-  for (int64_t g = NR * G; g < NR * G + L.n32; ++g) sall[g] = 0.0f;
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) {
-    wb[j] = reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) +
-                                             (r + j) * w.row_words);
-    sx[j] = sall + j * G;
-    const float* br = ball + j * G;
-    float bt = 0.0f;
-    for (int64_t g = 0; g < G; ++g) {
-      sx[j][g] *= xd[g];
-      bt += br[g] * xsum[g];
-    }
-    bias_term[j] = bt;
-  }
+  hn::StoreU(hn::Zero(df), df, sall + NR * G);
+  hn::StoreU(hn::Zero(df), df, ball + NR * G);
   VF acc[NR];
   HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) acc[j] = hn::Zero(df);
-  const auto mask4 = hn::Set(du8, 0x0F);
-  for (int64_t c = 0; c < L.nfull; ++c) {
-    const int64_t g0 = c * L.ch / gs;
-    if constexpr (BITS == 4) {
-      const auto xlo = hn::LoadU(di8, xq + c * L.ch);
-      const auto xhi = hn::LoadU(di8, xq + c * L.ch + L.nb);
+  for (int j = 0; j < NR; ++j) {
+    float* o = sx + j * ldg;
+    VF bt = hn::Zero(df);
+    for (int64_t g = 0; g < G; g += NF) {
+      hn::StoreU(hn::Mul(hn::LoadU(df, sall + j * G + g), hn::LoadU(df, xd + g)), df, o + g);
+      bt = hn::MulAdd(hn::LoadU(df, ball + j * G + g), hn::LoadU(df, xsum + g), bt);
+    }
+    // Lanes past G: the permute of the last chunk may read them; zero codes meet them there.
+    hn::StoreU(hn::Zero(df), df, o + (G + NF - 1) / NF * NF);
+    acc[j] = bt;
+  }
+  const uint8_t* p =
+      reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
+  const int64_t rs = w.row_words * 4;
+  // One prefetch per cache line and row, a fixed distance ahead of the stream (pf_every is a
+  // power of two: nb is).
+  const int64_t pf_every = nb >= 64 ? 1 : 64 / nb;
+  for (int64_t c = 0; c < nfull; ++c) {
+    const uint8_t* pc = p + c * nb;
+    if ((c & (pf_every - 1)) == 0) {
       HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) {
-        hwy::Prefetch(wb[j] + c * L.nb + kPrefetchBytes);
-        const auto v = hn::LoadU(du8, wb[j] + c * L.nb);
-        VI s = DotU8I8(hn::Zero(di), hn::And(v, mask4), xlo);
-        s = DotU8I8(s, hn::And(hn::ShiftRight<4>(v), mask4), xhi);
-        acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
-                            hn::TableLookupLanes(hn::LoadU(df, sx[j] + g0), idx), acc[j]);
-      }
+      for (int j = 0; j < NR; ++j) hwy::Prefetch(pc + j * rs + kPrefetchBytes);
+    }
+    ChunkQ<BITS, NR>(pc, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx, acc);
+  }
+  if (L.tail > 0) {
+    // Bytes past K meet zero x and zero scales, so the last chunk may read them in place
+    // (they belong to the following rows) unless the matrix ends within one vector.
+    const int64_t tail_at = nfull * nb;
+    if ((w.rows - r - NR) * rs >= nb - L.tail) {
+      ChunkQ<BITS, NR>(p + tail_at, rs, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift), ldg,
+                       idx, acc);
     } else {
-      const auto xv = hn::LoadU(di8, xq + c * L.ch);
+      HWY_ALIGN uint8_t pad[NR * HWY_MAX_BYTES];
+      std::memset(pad, 0, sizeof(pad));
       HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) {
-        hwy::Prefetch(wb[j] + c * L.nb + kPrefetchBytes);
-        const VI s = DotU8I8(hn::Zero(di), hn::LoadU(du8, wb[j] + c * L.nb), xv);
-        acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
-                            hn::TableLookupLanes(hn::LoadU(df, sx[j] + g0), idx), acc[j]);
-      }
+      for (int j = 0; j < NR; ++j)
+        std::memcpy(pad + j * HWY_MAX_BYTES, p + j * rs + tail_at, static_cast<size_t>(L.tail));
+      ChunkQ<BITS, NR>(pad, HWY_MAX_BYTES, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift), ldg,
+                       idx, acc);
     }
   }
   HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) {
-    float total = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_term[j];
-    for (int64_t c = L.nfull * L.ch; c < K; ++c)
-      total += static_cast<float>(Code<BITS>(wb[j], c) * xq[c]) * sx[j][c / gs];
-    y[r + j] = total;
-  }
+  for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j]));
 }
 
 // Rows [r0, r1) of y[m, w.rows] from quantized x. sb is per-thread scratch of

@@ -1,0 +1,147 @@
+// The LLM pipeline end to end on the bundled mofa-tiny model: real tokenizer, real template,
+// trained weights.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "pipelines/llm/generate.h"
+
+namespace mofa::llm {
+namespace {
+
+std::unique_ptr<LlmPipeline> tiny(int ctx = 0) {
+  LoadOptions o;
+  o.exact = true;
+  o.ctx_size = ctx;
+  return LlmPipeline::load(std::string(MOFA_SOURCE_DIR) + "/models/mofa-tiny", o);
+}
+
+GenerateOptions greedy(int max_tokens) {
+  GenerateOptions g;
+  g.max_tokens = max_tokens;
+  g.sampling.temperature = 0.0f;
+  return g;
+}
+
+struct Outcome {
+  std::string text;
+  std::vector<int32_t> ids;
+  FinishReason finish;
+  Usage usage;
+};
+
+Outcome run(LlmPipeline& p, Sequence& seq, const std::vector<int32_t>& prompt, const GenerateOptions& o) {
+  auto gen = p.start(seq, prompt, o);
+  Outcome r;
+  TokenEvent ev;
+  bool more = true;
+  while (more) {
+    more = gen->step(&ev);
+    r.text += ev.text;
+    if (ev.id >= 0) r.ids.push_back(ev.id);
+  }
+  r.finish = gen->finish_reason();
+  r.usage = gen->usage();
+  return r;
+}
+
+std::vector<int32_t> chat_prompt(LlmPipeline& p, const std::string& user) {
+  nlohmann::json messages = {{{"role", "user"}, {"content", user}}};
+  return p.tokenize(p.apply_chat_template(messages, nullptr, true, nlohmann::json::object()), false,
+                    true);
+}
+
+TEST(Generate, MaxTokensEndsWithLengthAndCountsTokens) {
+  auto p = tiny();
+  auto seq = p->new_sequence();
+  Outcome r = run(*p, *seq, chat_prompt(*p, "In the beginning"), greedy(5));
+  EXPECT_EQ(r.finish, FinishReason::length);
+  EXPECT_EQ(r.usage.completion_tokens, 5);
+  EXPECT_EQ(r.ids.size(), 5u);
+  EXPECT_EQ(r.text, p->detokenize(r.ids));
+}
+
+TEST(Generate, NextTurnReusesTheCachedPrefixAndAnswersTheSame) {
+  auto p = tiny();
+  auto seq = p->new_sequence();
+  auto first = chat_prompt(*p, "And the LORD spake unto Moses, saying,");
+  Outcome a = run(*p, *seq, first, greedy(12));
+  // The next turn starts with everything the cache holds.
+  nlohmann::json messages = {{{"role", "user"}, {"content", "And the LORD spake unto Moses, saying,"}},
+                             {{"role", "assistant"}, {"content", a.text}},
+                             {{"role", "user"}, {"content", "And Moses said unto the LORD,"}}};
+  auto second = p->tokenize(p->apply_chat_template(messages, nullptr, true, nlohmann::json::object()),
+                            false, true);
+  Outcome b = run(*p, *seq, second, greedy(12));
+  EXPECT_GE(b.usage.cached_tokens, static_cast<int>(first.size()));
+  auto fresh = p->new_sequence();
+  Outcome c = run(*p, *fresh, second, greedy(12));
+  EXPECT_EQ(c.usage.cached_tokens, 0);
+  EXPECT_EQ(b.ids, c.ids);
+}
+
+TEST(Generate, StopStringCutsTheAnswerAndIsNotEmitted) {
+  auto p = tiny();
+  auto seq = p->new_sequence();
+  auto prompt = chat_prompt(*p, "And God said,");
+  Outcome full = run(*p, *seq, prompt, greedy(24));
+  ASSERT_GE(full.text.size(), 6u);
+  const std::string stop = full.text.substr(3, 3);
+  GenerateOptions o = greedy(24);
+  o.stop = {stop};
+  auto seq2 = p->new_sequence();
+  Outcome cut = run(*p, *seq2, prompt, o);
+  EXPECT_EQ(cut.finish, FinishReason::stop);
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(stop)));
+}
+
+TEST(Generate, PromptLongerThanTheContextIsAClearError) {
+  auto p = tiny(16);
+  auto seq = p->new_sequence();
+  std::vector<int32_t> prompt(16, 100);
+  try {
+    p->start(*seq, prompt, greedy(4));
+    FAIL() << "no error";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("16 tokens"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Generate, ContextFullEndsWithLength) {
+  auto p = tiny(24);
+  auto seq = p->new_sequence();
+  std::vector<int32_t> prompt(20, 100);
+  GenerateOptions o = greedy(-1);
+  o.ignore_eos = true;
+  Outcome r = run(*p, *seq, prompt, o);
+  EXPECT_EQ(r.finish, FinishReason::length);
+  EXPECT_EQ(static_cast<int>(prompt.size()) + r.usage.completion_tokens, 24);
+}
+
+TEST(Generate, CancelStopsAtTheNextStep) {
+  auto p = tiny();
+  auto seq = p->new_sequence();
+  GenerateOptions o = greedy(1000);
+  o.ignore_eos = true;
+  auto gen = p->start(*seq, chat_prompt(*p, "And"), o);
+  TokenEvent ev;
+  ASSERT_TRUE(gen->step(&ev));
+  gen->cancel();
+  EXPECT_FALSE(gen->step(&ev));
+  EXPECT_EQ(gen->finish_reason(), FinishReason::cancelled);
+}
+
+TEST(Generate, SameSeedSameSample) {
+  auto p = tiny();
+  GenerateOptions o;
+  o.max_tokens = 16;
+  o.sampling.temperature = 1.0f;
+  o.sampling.has_seed = true;
+  o.sampling.seed = 99;
+  auto prompt = chat_prompt(*p, "Blessed are");
+  auto s1 = p->new_sequence();
+  auto s2 = p->new_sequence();
+  EXPECT_EQ(run(*p, *s1, prompt, o).ids, run(*p, *s2, prompt, o).ids);
+}
+
+}  // namespace
+}  // namespace mofa::llm
