@@ -129,9 +129,9 @@ ModelEntry ModelManager::resolve(const std::string& requested) const {
   }
   if (const auto* entry = find_catalog_entry(name)) {
     if (entry->bundled) {
-      const auto dir = bundled_model_dir();
-      if (dir.empty()) throw ModelNotFound("the built-in model '" + name + "' is not installed");
-      return make_entry(entry->id, fs::path(dir));
+      if (options_.bundled_model_dir.empty())
+        throw ModelNotFound("the built-in model '" + name + "' is not installed");
+      return make_entry(entry->id, fs::path(options_.bundled_model_dir));
     }
     const auto folder = repo_folder_name(entry->repo);
     if (is_model_dir(fs::path(options_.models_dir) / folder)) {
@@ -165,10 +165,9 @@ std::vector<ModelEntry> ModelManager::list() const {
     if (!is_safe_model_id(name) || name == pinned_id_ || !is_model_dir(it->path())) continue;
     found.push_back(make_entry(name, it->path()));
   }
-  if (const auto bundled = bundled_model_dir(); !bundled.empty() && pinned_id_ != kBundledModelId &&
-                                                !is_model_dir(fs::path(options_.models_dir) /
-                                                              kBundledModelId)) {
-    found.push_back(make_entry(kBundledModelId, bundled));
+  if (!options_.bundled_model_dir.empty() && pinned_id_ != kBundledModelId &&
+      !is_model_dir(fs::path(options_.models_dir) / kBundledModelId)) {
+    found.push_back(make_entry(kBundledModelId, options_.bundled_model_dir));
   }
   std::sort(found.begin(), found.end(),
             [](const ModelEntry& a, const ModelEntry& b) { return a.id < b.id; });

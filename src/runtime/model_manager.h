@@ -38,6 +38,7 @@ bool is_safe_model_id(const std::string& id);
 struct ModelManagerOptions {
   std::string models_dir;
   std::string pinned_model_dir;  // --model DIR; served under its folder name, kept loaded
+  std::string bundled_model_dir;  // the built-in mofa-tiny, listed and served as "mofa-tiny"; "" = none
   llm::LoadOptions load;
   SchedulerOptions scheduler;
   std::chrono::seconds keep_alive{300};  // negative: forever

@@ -67,6 +67,7 @@ void run_server(const ServeOptions& o) {
   runtime::ModelManagerOptions manager_options;
   manager_options.models_dir = o.models_dir.empty() ? settings.models_dir : o.models_dir;
   manager_options.keep_alive = settings.keep_alive;
+  manager_options.bundled_model_dir = runtime::bundled_model_dir();
   manager_options.memory_budget_bytes = settings.memory_budget_bytes;
   manager_options.load.exact = o.exact;
   manager_options.load.ctx_size = o.ctx_size;

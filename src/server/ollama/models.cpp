@@ -153,10 +153,15 @@ void pull(ServerContext& context, const Request& request, Response& response) {
       const auto status = downloads->get(id);
       if (!status) return;
       const auto& p = status->progress;
-      if (!p.file.empty() && (p.done != last_done || p.file != last_file)) {
+      // A download that completes between two polls still reports its bytes once, as Ollama
+      // always does before "success".
+      const bool finished = status->state == runtime::DownloadState::completed;
+      const std::string file = p.file.empty() ? last_file.empty() ? repo : last_file : p.file;
+      if ((!p.file.empty() || (finished && p.total > 0)) &&
+          (p.done != last_done || file != last_file)) {
         last_done = p.done;
-        last_file = p.file;
-        json message = {{"status", "pulling " + p.file}, {"digest", p.file}, {"completed", p.done}};
+        last_file = file;
+        json message = {{"status", "pulling " + file}, {"digest", file}, {"completed", p.done}};
         if (p.total >= 0) message["total"] = p.total;
         if (!send(message)) return;  // the download goes on: the client only stopped watching
       }
