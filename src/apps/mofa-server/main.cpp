@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/error.h"
+#include "core/error_exit.h"
 #include "server/serve.h"
 
 int main(int argc, char** argv) {
@@ -15,15 +15,8 @@ int main(int argc, char** argv) {
     mofa::server::run_server(options);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const mofa::InvalidInput& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  } catch (const mofa::Unsupported& e) {
-    std::fprintf(stderr, "unsupported: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "internal error: %s\n", e.what());
-    return 3;
+  } catch (const std::exception&) {
+    return mofa::exit_code_for_current_exception();
   }
   return 0;
 }
