@@ -220,7 +220,7 @@ void Scheduler::run() {
         finish_slot(slot, std::move(event));
         continue;
       }
-      if (!timed_out && (token.id >= 0 || !token.text.empty())) {
+      if (!timed_out && (token.id >= 0 || !token.text.empty() || !token.prompt.empty())) {
         StreamEvent event;
         event.token = std::move(token);
         slot.state->push(std::move(event));

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "server/client_probe.h"
 
 namespace mofa::server {
 
@@ -91,11 +92,25 @@ void GenerationCall::cancel() {
 GenerationResult GenerationCall::collect() {
   GenerationResult result;
   runtime::StreamEvent event;
+  auto last_probe = std::chrono::steady_clock::now();
   for (;;) {
-    if (!next(&event, std::chrono::milliseconds(1000))) continue;
+    // A client that hung up cancels its request: checked between events at most every 100 ms
+    // (one non-blocking peek at the socket), and whenever no event came.
+    const bool got = next(&event, std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    if (!got || now - last_probe >= std::chrono::milliseconds(100)) {
+      last_probe = now;
+      if (current_client_gone()) {
+        cancel();
+        throw HttpError(499, "the client closed the connection", "invalid_request_error", "",
+                        "client_closed_request");
+      }
+    }
+    if (!got) continue;
     switch (event.kind) {
       case runtime::StreamEvent::Kind::token:
         result.text += event.token.text;
+        if (!event.token.prompt.empty()) result.prompt = std::move(event.token.prompt);
         if (event.token.id >= 0) result.tokens.push_back(std::move(event.token));
         break;
       case runtime::StreamEvent::Kind::done:

@@ -16,6 +16,7 @@ namespace mofa::server {
 struct GenerationResult {
   std::string text;
   std::vector<llm::TokenEvent> tokens;
+  std::vector<llm::TokenEvent> prompt;  // with GenerateOptions::prompt_logprobs
   llm::FinishReason finish = llm::FinishReason::none;
   llm::Usage usage;
 };
@@ -32,7 +33,8 @@ class GenerationCall {
   bool next(runtime::StreamEvent* event, std::chrono::milliseconds wait);
   // Stops the generation (the client went away); its slot frees before the next token.
   void cancel();
-  // Waits for the whole answer; throws HttpError for an error event.
+  // Waits for the whole answer; throws HttpError for an error event, and cancels the request
+  // (HttpError 499) when the client of the current HTTP handler hangs up meanwhile.
   GenerationResult collect();
 
   const runtime::LoadedModel& model() const { return *model_; }

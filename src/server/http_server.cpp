@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "core/error.h"
+#include "server/client_probe.h"
 #include "server/json_body.h"
 
 namespace mofa::server {
@@ -41,7 +42,16 @@ void handle(const Router& router, const httplib::Request& in, httplib::Response&
   for (const auto& [key, value] : in.headers) request.headers[key] = value;
   request.body = in.body;
   Response response;
-  router.dispatch(request, response);
+  {
+    // Found on first use only: most handlers never ask.
+    int fd = -2;
+    ScopedClientProbe probe([&in, fd]() mutable {
+      if (fd == -2)
+        fd = find_connection_socket(in.local_addr, in.local_port, in.remote_addr, in.remote_port);
+      return fd >= 0 && socket_peer_closed(fd);
+    });
+    router.dispatch(request, response);
+  }
   out.status = response.status;
   for (const auto& [key, value] : response.headers) out.set_header(key, value);
   if (response.stream) {

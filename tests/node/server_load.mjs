@@ -1,6 +1,7 @@
 // Load and disconnects against the real server: 50 concurrent streaming clients each get the
 // complete greedy answer or a clean 503 with Retry-After, and the server is healthy afterwards;
-// a client that leaves mid-stream frees its slot for the next request.
+// a client that leaves mid-stream, or while waiting for a whole answer, frees its slot for the
+// next request.
 // Usage: node server_load.mjs --binary PATH --model DIR
 import path from 'node:path';
 import { check, finish, parseArgs, readSse, startServer, step } from './server_harness.mjs';
@@ -93,6 +94,23 @@ try {
     check(next.choices?.[0]?.finish_reason !== undefined, `next request ${JSON.stringify(next)}`);
     const metrics = await fetch(`${server.url}/metrics`).then((x) => x.text());
     check(metric(metrics, 'mofa_generations_cancelled_total') === 1, 'cancellation not counted');
+  });
+  await step('a client leaving a non-streamed request frees its slot', async () => {
+    const abort = new AbortController();
+    const pending = post(server.url, body({ max_tokens: 32000, ignore_eos: true }), abort.signal)
+      .then(() => 'answered', (e) => e.name);
+    // Wait until the generation runs (the slot is busy), then hang up.
+    for (let i = 0; i < 100; i += 1) {
+      const m = await fetch(`${server.url}/metrics`).then((x) => x.text());
+      if (metric(m, 'mofa_slots_active') === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    abort.abort();
+    check((await pending) === 'AbortError', 'the request was not aborted');
+    const next = await post(server.url, body({ max_tokens: 4 }), AbortSignal.timeout(120000)).then((x) => x.json());
+    check(next.choices?.[0]?.finish_reason !== undefined, `next request ${JSON.stringify(next)}`);
+    const metrics = await fetch(`${server.url}/metrics`).then((x) => x.text());
+    check(metric(metrics, 'mofa_generations_cancelled_total') === 2, 'cancellation not counted');
   });
 } finally {
   const code = await server.stop();

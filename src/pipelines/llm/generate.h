@@ -10,28 +10,38 @@
 
 #include <nlohmann/json.hpp>
 
+namespace mofa::text {
+class Grammar;
+}
+
 namespace mofa::llm {
 
 struct SamplingParams {
-  float temperature = 0.8f;  // 0 = greedy
-  int top_k = 40;            // 0 = off
-  float top_p = 0.95f;       // 1 = off
-  float min_p = 0.05f;       // 0 = off
+  float temperature = 0.8f;         // 0 = greedy
+  int top_k = 40;                   // 0 = off
+  float top_p = 0.95f;              // 1 = off
+  float min_p = 0.05f;              // 0 = off
   float repetition_penalty = 1.0f;  // HF/llama.cpp style, over penalty_last_n tokens
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
-  int penalty_last_n = 64;   // -1 = whole context
+  int penalty_last_n = 64;  // -1 = whole context
   uint64_t seed = 0;
-  bool has_seed = false;     // false: seeded from the clock
-  int top_logprobs = 0;      // alternatives reported per token (OpenAI top_logprobs)
-  bool logprobs = false;     // report the chosen token's log-probability
+  bool has_seed = false;  // false: seeded from the clock
+  int top_logprobs = 0;   // alternatives reported per token (OpenAI top_logprobs)
+  bool logprobs = false;  // report the chosen token's log-probability
 };
 
 struct GenerateOptions {
-  int max_tokens = -1;       // -1: until eos or the context is full
+  int max_tokens = -1;  // -1: until eos or the context is full
   bool ignore_eos = false;
   std::vector<std::string> stop;  // matched across token boundaries, never emitted
   SamplingParams sampling;
+  // Grammar-constrained sampling: every token keeps the output a prefix of a sentence of this
+  // grammar, and end-of-sequence is only allowed once the sentence is complete. null: free text.
+  std::shared_ptr<const text::Grammar> grammar;
+  // Report the log-probability of every prompt token (OpenAI completions' echo + logprobs) in
+  // the first event's `prompt`; the whole prompt is then recomputed, not taken from the cache.
+  bool prompt_logprobs = false;
 };
 
 enum class FinishReason { none, stop, length, cancelled };
@@ -39,7 +49,8 @@ const char* finish_reason_name(FinishReason r);  // "stop", "length", ...
 
 struct TokenLogprob {
   int32_t id = 0;
-  std::string text;  // the token's own decoded text (may be partial UTF-8 -> bytes escaped by caller)
+  // The token's own decoded text (may be partial UTF-8: callers escape bytes as they need).
+  std::string text;
   float logprob = 0.0f;
 };
 
@@ -50,13 +61,16 @@ struct TokenEvent {
   std::string text;
   TokenLogprob chosen;
   std::vector<TokenLogprob> top;
+  // First event only, with GenerateOptions::prompt_logprobs: one entry per prompt token (id and
+  // text set; the first token has no logprob, marked by `chosen.id == -1`).
+  std::vector<TokenEvent> prompt;
 };
 
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
-  int cached_tokens = 0;     // prompt tokens reused from the sequence's KV cache
-  double prefill_ms = 0.0;   // time to first token, inside the engine
+  int cached_tokens = 0;    // prompt tokens reused from the sequence's KV cache
+  double prefill_ms = 0.0;  // time to first token, inside the engine
   double decode_ms = 0.0;
 };
 
@@ -87,9 +101,9 @@ class Generation {
 };
 
 struct LoadOptions {
-  bool exact = false;   // exact matmuls (reference tests) instead of the fast default
-  int ctx_size = 0;     // 0: the model's max_position_embeddings (capped by memory)
-  int threads = 0;      // 0: hardware concurrency
+  bool exact = false;  // exact matmuls (reference tests) instead of the fast default
+  int ctx_size = 0;    // 0: the model's max_position_embeddings (capped by memory)
+  int threads = 0;     // 0: hardware concurrency
 };
 
 class LlmPipeline {
@@ -107,8 +121,8 @@ class LlmPipeline {
   virtual const nlohmann::json& config() const = 0;  // config.json as loaded
 
   // Chat template of the model (ChatML fallback). Throws InvalidInput for template errors.
-  virtual std::string apply_chat_template(const nlohmann::json& messages, const nlohmann::json& tools,
-                                          bool add_generation_prompt,
+  virtual std::string apply_chat_template(const nlohmann::json& messages,
+                                          const nlohmann::json& tools, bool add_generation_prompt,
                                           const nlohmann::json& kwargs) const = 0;
   virtual std::vector<int32_t> tokenize(const std::string& text, bool add_special,
                                         bool parse_special) const = 0;

@@ -21,10 +21,14 @@ namespace mofa::llm {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::stop: return "stop";
-    case FinishReason::length: return "length";
-    case FinishReason::cancelled: return "cancelled";
-    case FinishReason::none: break;
+    case FinishReason::stop:
+      return "stop";
+    case FinishReason::length:
+      return "length";
+    case FinishReason::cancelled:
+      return "cancelled";
+    case FinishReason::none:
+      break;
   }
   return "none";
 }
@@ -81,6 +85,7 @@ class TokenGeneration final : public Generation {
   std::atomic<bool> cancelled_{false};
   Usage usage_;
   std::vector<std::pair<int32_t, float>> top_;
+  std::vector<TokenEvent> prompt_events_;  // prompt log-probabilities, handed out once
 };
 
 class Pipeline final : public LlmPipeline {
@@ -96,7 +101,7 @@ class Pipeline final : public LlmPipeline {
     mo.mode = options.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
     model_ = models::causal_lm_create(cfg_, store, mo);
     // A config without max_position_embeddings gets llama.cpp's customary 4096.
-    context_ = options.ctx_size > 0                   ? options.ctx_size
+    context_ = options.ctx_size > 0               ? options.ctx_size
                : cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings
                                                   : 4096;
     std::set<int64_t> eos(cfg_.eos_token_id.begin(), cfg_.eos_token_id.end());
@@ -149,7 +154,8 @@ class Pipeline final : public LlmPipeline {
     size_t common = 0;
     while (common < cached.size() && common < prompt.size() && cached[common] == prompt[common])
       ++common;
-    size_t reuse = std::min(common, prompt.size() - 1);
+    // Prompt log-probabilities need every prompt row's logits, so nothing is reused then.
+    size_t reuse = options.prompt_logprobs ? 0 : std::min(common, prompt.size() - 1);
     kv.mutable_tokens().resize(reuse);
     return std::make_unique<TokenGeneration>(*this, kv, prompt, options, reuse);
   }
@@ -188,17 +194,44 @@ TokenGeneration::TokenGeneration(Pipeline& p, KvSequence& seq, std::vector<int32
 const float* TokenGeneration::prefill() {
   auto& model = p_.model();
   auto& tokens = seq_.mutable_tokens();
+  const bool scoring = options_.prompt_logprobs;
+  const int64_t vocab = p_.vocab_size();
+  if (scoring) {
+    prompt_events_.resize(prompt_.size());
+    for (size_t i = 0; i < prompt_.size(); ++i) {
+      prompt_events_[i].id = prompt_[i];
+      prompt_events_[i].text = p_.token_text(prompt_[i]);
+      prompt_events_[i].chosen.id = -1;  // the first token has nothing to be predicted from
+    }
+  }
   Tensor logits;
+  const float* last_row = nullptr;
   size_t pos = tokens.size();
   while (pos < prompt_.size()) {
     size_t n = std::min<size_t>(prompt_.size() - pos, static_cast<size_t>(model.max_batch()));
-    logits = model.forward(prompt_.data() + pos, static_cast<int64_t>(n),
-                           static_cast<int64_t>(pos), seq_.cache(), false);
+    logits = model.forward(prompt_.data() + pos, static_cast<int64_t>(n), static_cast<int64_t>(pos),
+                           seq_.cache(), scoring);
+    const float* rows = logits.data<float>();
+    if (scoring) {
+      // Row i predicts prompt token pos + i + 1.
+      for (size_t i = 0; i < n && pos + i + 1 < prompt_.size(); ++i) {
+        const float* row = rows + static_cast<int64_t>(i) * vocab;
+        TokenEvent& next = prompt_events_[pos + i + 1];
+        next.chosen = {next.id, next.text, sampler_.logprob_of(row, next.id)};
+        if (options_.sampling.top_logprobs > 0) {
+          sampler_.top_logprobs(row, options_.sampling.top_logprobs, &top_);
+          for (auto& [tid, lp] : top_) next.top.push_back({tid, p_.token_text(tid), lp});
+        }
+      }
+      last_row = rows + static_cast<int64_t>(n - 1) * vocab;
+    } else {
+      last_row = rows;
+    }
     tokens.insert(tokens.end(), prompt_.begin() + pos, prompt_.begin() + pos + n);
     pos += n;
     if (cancelled_.load(std::memory_order_relaxed)) return nullptr;
   }
-  return logits.data<float>();
+  return last_row;
 }
 
 bool TokenGeneration::finish(FinishReason why, TokenEvent* event) {
@@ -220,6 +253,11 @@ bool TokenGeneration::step(TokenEvent* event) {
     started_ = true;
     row = prefill();
     if (!row) return finish(FinishReason::cancelled, event);
+    event->prompt = std::move(prompt_events_);
+    if (options_.max_tokens == 0) {  // scoring only (echo with max_tokens 0)
+      usage_.prefill_ms = ms_since(t0);
+      return finish(FinishReason::length, event);
+    }
   } else {
     int64_t n_past = static_cast<int64_t>(seq_.tokens().size());
     Tensor logits = p_.model().forward(&last_, 1, n_past, seq_.cache(), false);

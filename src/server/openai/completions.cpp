@@ -75,12 +75,8 @@ void completions(ServerContext& context, const Request& request, Response& respo
     options.sampling.logprobs = true;
     options.sampling.top_logprobs = logprobs;
   }
-  if (echo && logprobs >= 0) {
-    throw HttpError(400,
-                    "'echo' with 'logprobs' is not supported: the prompt's own log-probabilities "
-                    "are not computed",
-                    "invalid_request_error", "echo", "unsupported");
-  }
+  // echo + logprobs scores the prompt too (lm-eval-harness style, often with max_tokens 0).
+  options.prompt_logprobs = echo && logprobs >= 0;
   if (auto suffix = opt_string(body, "suffix"); suffix && !suffix->empty()) {
     throw HttpError(400, "'suffix' (fill-in-the-middle) is not supported", "invalid_request_error",
                     "suffix", "unsupported");
@@ -110,11 +106,16 @@ void completions(ServerContext& context, const Request& request, Response& respo
 
   if (!stream.stream) {
     GenerationResult result = call->collect();
-    json choice = {
-        {"text", echo_text + result.text},
-        {"index", 0},
-        {"logprobs", logprobs >= 0 ? completion_logprobs_json(result.tokens, 0) : json(nullptr)},
-        {"finish_reason", finish_reason_text(result.finish)}};
+    json lp = nullptr;
+    if (logprobs >= 0) {
+      std::vector<llm::TokenEvent> scored = std::move(result.prompt);
+      scored.insert(scored.end(), result.tokens.begin(), result.tokens.end());
+      lp = completion_logprobs_json(scored, 0);
+    }
+    json choice = {{"text", echo_text + result.text},
+                   {"index", 0},
+                   {"logprobs", std::move(lp)},
+                   {"finish_reason", finish_reason_text(result.finish)}};
     json out = {{"id", id},
                 {"object", "text_completion"},
                 {"created", created},
@@ -145,8 +146,14 @@ void completions(ServerContext& context, const Request& request, Response& respo
       return c;
     };
     StreamCallbacks callbacks;
+    const bool echo_scored = !echo_text.empty() && logprobs >= 0;
     callbacks.on_token = [&](const llm::TokenEvent& token) {
       std::vector<json> out;
+      if (echo_scored && !token.prompt.empty()) {
+        json prompt_lp = completion_logprobs_json(token.prompt, 0);
+        for (const auto& t : prompt_lp["tokens"]) offset += t.get<std::string>().size();
+        out.push_back(chunk(echo_text, nullptr, std::move(prompt_lp)));
+      }
       const bool has_logprob = logprobs >= 0 && token.id >= 0;
       if (token.text.empty() && !has_logprob) return out;
       json lp = has_logprob ? completion_logprobs_json({token}, offset) : json(nullptr);
@@ -172,7 +179,7 @@ void completions(ServerContext& context, const Request& request, Response& respo
       return json::parse(openai_error_body(error));
     };
     std::vector<json> first;
-    if (!echo_text.empty()) first.push_back(chunk(echo_text, nullptr, nullptr));
+    if (!echo_text.empty() && !echo_scored) first.push_back(chunk(echo_text, nullptr, nullptr));
     pump_stream(writer, *call, StreamFormat::sse, first, callbacks);
   };
 }

@@ -53,7 +53,7 @@ llm::GenerateOptions parse_generate_options(const json& body) {
     max_key = "max_tokens";
   }
   if (max_tokens) {
-    check_range(max_key, static_cast<double>(*max_tokens), 1, 1e9);
+    check_range(max_key, static_cast<double>(*max_tokens), 0, 1e9);  // 0: score only
     options.max_tokens = static_cast<int>(*max_tokens);
   }
   if (auto v = opt_bool(body, "ignore_eos")) options.ignore_eos = *v;
@@ -137,13 +137,16 @@ json completion_logprobs_json(const std::vector<llm::TokenEvent>& tokens, size_t
               {"text_offset", json::array()}};
   size_t offset = offset0;
   for (const auto& token : tokens) {
-    out["tokens"].push_back(token.chosen.text);
-    out["token_logprobs"].push_back(token.chosen.logprob);
+    // An echoed prompt's first token was not predicted from anything: null, as OpenAI sends.
+    const bool scored = token.chosen.id >= 0;
+    const std::string& text = scored ? token.chosen.text : token.text;
+    out["tokens"].push_back(text);
+    out["token_logprobs"].push_back(scored ? json(token.chosen.logprob) : json(nullptr));
     json top = json::object();
     for (const auto& alt : token.top) top[alt.text] = alt.logprob;
-    out["top_logprobs"].push_back(top);
+    out["top_logprobs"].push_back(scored ? top : json(nullptr));
     out["text_offset"].push_back(offset);
-    offset += token.chosen.text.size();
+    offset += text.size();
   }
   return out;
 }

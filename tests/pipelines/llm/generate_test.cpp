@@ -29,7 +29,8 @@ struct Outcome {
   Usage usage;
 };
 
-Outcome run(LlmPipeline& p, Sequence& seq, const std::vector<int32_t>& prompt, const GenerateOptions& o) {
+Outcome run(LlmPipeline& p, Sequence& seq, const std::vector<int32_t>& prompt,
+            const GenerateOptions& o) {
   auto gen = p.start(seq, prompt, o);
   Outcome r;
   TokenEvent ev;
@@ -66,11 +67,12 @@ TEST(Generate, NextTurnReusesTheCachedPrefixAndAnswersTheSame) {
   auto first = chat_prompt(*p, "And the LORD spake unto Moses, saying,");
   Outcome a = run(*p, *seq, first, greedy(12));
   // The next turn starts with everything the cache holds.
-  nlohmann::json messages = {{{"role", "user"}, {"content", "And the LORD spake unto Moses, saying,"}},
-                             {{"role", "assistant"}, {"content", a.text}},
-                             {{"role", "user"}, {"content", "And Moses said unto the LORD,"}}};
-  auto second = p->tokenize(p->apply_chat_template(messages, nullptr, true, nlohmann::json::object()),
-                            false, true);
+  nlohmann::json messages = {
+      {{"role", "user"}, {"content", "And the LORD spake unto Moses, saying,"}},
+      {{"role", "assistant"}, {"content", a.text}},
+      {{"role", "user"}, {"content", "And Moses said unto the LORD,"}}};
+  auto second = p->tokenize(
+      p->apply_chat_template(messages, nullptr, true, nlohmann::json::object()), false, true);
   Outcome b = run(*p, *seq, second, greedy(12));
   EXPECT_GE(b.usage.cached_tokens, static_cast<int>(first.size()));
   auto fresh = p->new_sequence();
@@ -141,6 +143,52 @@ TEST(Generate, SameSeedSameSample) {
   auto s1 = p->new_sequence();
   auto s2 = p->new_sequence();
   EXPECT_EQ(run(*p, *s1, prompt, o).ids, run(*p, *s2, prompt, o).ids);
+}
+
+// Prompt log-probabilities (completions' echo) come from the prefill's rows; a generation reports
+// the same numbers from its decode steps. Scoring prompt + generated tokens must agree with them.
+TEST(Generate, PromptLogprobsAgreeWithTheDecodePath) {
+  auto p = tiny();
+  const auto prompt = chat_prompt(*p, "In the beginning");
+  GenerateOptions o = greedy(8);
+  o.ignore_eos = true;
+  o.sampling.logprobs = true;
+  auto seq = p->new_sequence();
+  auto gen = p->start(*seq, prompt, o);
+  std::vector<TokenEvent> generated;
+  TokenEvent ev;
+  for (bool more = true; more;) {
+    more = gen->step(&ev);
+    EXPECT_TRUE(ev.prompt.empty());  // only asked for with prompt_logprobs
+    if (ev.id >= 0) generated.push_back(ev);
+  }
+  ASSERT_EQ(generated.size(), 8u);
+
+  std::vector<int32_t> scored_prompt = prompt;
+  for (const auto& t : generated) scored_prompt.push_back(t.id);
+  GenerateOptions score = greedy(0);
+  score.prompt_logprobs = true;
+  score.sampling.top_logprobs = 2;
+  // The same sequence: prompt logprobs must not be served from the cached prefix.
+  auto scoring = p->start(*seq, scored_prompt, score);
+  EXPECT_EQ(scoring->usage().cached_tokens, 0);
+  ASSERT_FALSE(scoring->step(&ev));
+  EXPECT_EQ(scoring->finish_reason(), FinishReason::length);
+  EXPECT_EQ(scoring->usage().completion_tokens, 0);
+  ASSERT_EQ(ev.prompt.size(), scored_prompt.size());
+  EXPECT_EQ(ev.prompt[0].chosen.id, -1);
+  for (size_t i = 0; i < scored_prompt.size(); ++i) {
+    EXPECT_EQ(ev.prompt[i].id, scored_prompt[i]);
+    if (i == 0) continue;
+    EXPECT_LE(ev.prompt[i].chosen.logprob, 0.0f);
+    EXPECT_EQ(ev.prompt[i].top.size(), 2u);
+  }
+  for (size_t k = 0; k < generated.size(); ++k) {
+    const auto& row = ev.prompt[prompt.size() + k];
+    EXPECT_NEAR(row.chosen.logprob, generated[k].chosen.logprob, 1e-4) << "token " << k;
+    // Greedy picked the most likely token, so it heads the scored alternatives.
+    EXPECT_EQ(row.top[0].id, generated[k].id) << "token " << k;
+  }
 }
 
 }  // namespace
