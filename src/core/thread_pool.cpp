@@ -1,5 +1,6 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
 #include <memory>
 
 namespace mofa {
@@ -18,13 +19,40 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::chunk(int index, int64_t* begin, int64_t* end) const {
-  int64_t blocks = (n_ + align_ - 1) / align_;
-  int64_t per = blocks / n_threads_, extra = blocks % n_threads_;
-  int64_t b = index * per + (index < extra ? index : extra);
-  int64_t e = b + per + (index < extra ? 1 : 0);
-  *begin = b * align_ < n_ ? b * align_ : n_;
-  *end = e * align_ < n_ ? e * align_ : n_;
+namespace {
+
+// Chunks per thread: enough that a descheduled thread's share is small, few enough that claiming
+// (one atomic add) stays negligible next to a chunk's work.
+constexpr int64_t kChunksPerThread = 4;
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+void ThreadPool::work(uint32_t generation, int thread_index) {
+  for (;;) {
+    uint64_t v = next_.load(std::memory_order_acquire);
+    int64_t c;
+    do {
+      c = static_cast<int64_t>(v & 0xffffffffu);
+      if (static_cast<uint32_t>(v >> 32) != generation ||
+          c >= chunks_.load(std::memory_order_relaxed))
+        return;
+    } while (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel));
+    // Chunk c of chunks_ over the align-sized blocks of [0, n_).
+    const int64_t chunks = chunks_.load(std::memory_order_relaxed);
+    const int64_t blocks = (n_ + align_ - 1) / align_;
+    const int64_t b = std::min(c * blocks / chunks * align_, n_);
+    const int64_t e = std::min((c + 1) * blocks / chunks * align_, n_);
+    if (b < e) thunk_(ctx_, b, e, thread_index);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 void ThreadPool::run(int64_t n, int64_t align, Thunk thunk, void* ctx) {
@@ -32,24 +60,33 @@ void ThreadPool::run(int64_t n, int64_t align, Thunk thunk, void* ctx) {
     thunk(ctx, 0, n, 0);
     return;
   }
+  const int64_t blocks = (n + align - 1) / align;
+  const int64_t chunks = std::min<int64_t>(blocks, n_threads_ * kChunksPerThread);
+  const uint32_t generation =
+      static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
+  // Close the previous job to late claimers before its fields are overwritten: their
+  // compare-exchange fails from now on, and they read the fields only after one succeeds.
+  next_.store((static_cast<uint64_t>(generation) << 32) | 0xffffffffu, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     thunk_ = thunk;
     ctx_ = ctx;
     n_ = n;
     align_ = align;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    chunks_.store(chunks, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    next_.store(static_cast<uint64_t>(generation) << 32, std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   cv_.notify_all();
-  int64_t b, e;
-  chunk(0, &b, &e);
-  if (b < e) thunk(ctx, b, e, 0);
-  // Workers finish within microseconds on the hot path; spinning beats a futex round trip.
-  while (pending_.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
+  work(generation, 0);
+  // Only chunks other threads are running remain: spin briefly (they end within microseconds
+  // when they are on a core), then yield so a descheduled one can get this core back.
+  for (int spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins) {
+    if (spins < 4096)
+      cpu_relax();
+    else
+      std::this_thread::yield();
   }
 }
 
@@ -59,9 +96,7 @@ void ThreadPool::worker(int index) {
     uint64_t gen;
     int spins = 0;
     while ((gen = generation_.load(std::memory_order_acquire)) == seen && spins < 20000) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
       ++spins;
     }
     if (gen == seen) {
@@ -71,10 +106,7 @@ void ThreadPool::worker(int index) {
     }
     seen = gen;
     if (stop_) return;
-    int64_t b, e;
-    chunk(index, &b, &e);
-    if (b < e) thunk_(ctx_, b, e, index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    work(static_cast<uint32_t>(gen), index);
   }
 }
 
