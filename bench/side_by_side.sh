@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Side-by-side speed of `mofa bench` and llama.cpp's `llama-bench` on this machine.
+# Side-by-side speed and memory of `mofa bench` and llama.cpp's `llama-bench` on this machine.
 #
 # One random-weight model (tools/gen_fixture.py, one seed) is written three ways for us
 # (hf-bf16, mlx-8bit, mlx-4bit, group 64) and three ways for llama.cpp (GGUF bf16, Q8_0, Q4_0,
-# converted from the same hf-bf16 weights), then each pair runs pp512 and tg128 (and tg128 after
-# a 4096-token context) at the same thread count. Prints a Markdown table with tokens/s, the
-# ratio ours/llama, and the weight bandwidth each decode step achieved against bench/membw.c.
+# converted from the same hf-bf16 weights). Each pair runs, at the same thread count:
+#   pp512 and tg128 (-r reps), tg128 after a 4096-token context (-r 1), and tg128 at 1 thread
+#   (generation scaling 1 -> N threads), each under /usr/bin/time -v for the peak resident memory.
+# Our main and depth runs add `mofa bench --profile` (one extra profiled pass, after the timed
+# ones) to show where generation time goes. Prints Markdown tables: tokens/s and ratios; weight
+# bandwidth against bench/membw.c, peak RSS and thread scaling; our per-op time shares.
 #
 # llama.cpp is never part of this repository: it is cloned from the git bundle inside the npm
 # package node-llama-cpp and built outside the repo (LLAMA_CPP_DIR).
 #
 # Usage: bench/side_by_side.sh [options]
 #   -t, --threads N      threads for both engines (default 2)
-#   --shape NAME         qwen2.5-0.5b (default) or qwen3-4b
-#   --reps N             repetitions of each pp512/tg128 test, both engines (default 3)
+#   --shape NAME         qwen2.5-0.5b (default), qwen3-4b, or tiny (a 2-layer dry run of the script)
+#   -p, --n-prompt N     prompt tokens of the pp test (default 512)
+#   -n, --n-gen N        generated tokens of the tg tests (default 128)
+#   --reps N             repetitions of each pp/tg test, both engines (default 3)
 #   --depth N            context depth of the long tg run, 0 to skip (default 4096)
+#   --no-scaling         skip the 1-thread generation runs
 #   --float bf16|f16     float GGUF type paired with hf-bf16 (default bf16)
 #   --pure               quantize every GGUF tensor to Q4_0/Q8_0 (llama-quantize --pure): the
 #                        output head is then as narrow as MLX's, instead of llama.cpp's Q6_K default
 #   --pairs LIST         comma list of 4bit,8bit,bf16 (default all three)
 #   --seed N             fixture seed (default 0)
 #   --fresh              regenerate fixtures and GGUF files even when cached
-#   --out FILE           also write the Markdown table to FILE
+#   --out FILE           also write the Markdown tables to FILE
 #   --quiet-load L       before each run, wait (up to QUIET_WAIT_MAX seconds, default 900) until
 #                        the 1-minute load average is below L. On a shared machine this matters more
 #                        than nice: with autogroup scheduling every login session gets an equal CPU
@@ -30,7 +36,7 @@
 # Environment:
 #   BUILD          our CMake build directory holding `mofa` (default <repo>/build)
 #   LLAMA_CPP_DIR  llama.cpp checkout (default <repo>/../llama.cpp; cloned if absent)
-#   LLAMA_JOBS     parallel jobs for the llama.cpp build (default 1; it runs under nice)
+#   LLAMA_JOBS     parallel jobs for the llama.cpp build (default 1; it runs under nice -n 19)
 #   BENCH_WORK     cache for fixtures, GGUF files and results (default ~/.cache/mofa-bench)
 set -euo pipefail
 
@@ -38,8 +44,11 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=/usr/bin/python3
 THREADS=2
 SHAPE=qwen2.5-0.5b
+NP=512
+NG=128
 REPS=3
 DEPTH=4096
+SCALING=1
 FLOAT=bf16
 PURE=0
 PAIRS=4bit,8bit,bf16
@@ -52,8 +61,11 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     -t|--threads) THREADS=$2; shift 2 ;;
     --shape) SHAPE=$2; shift 2 ;;
+    -p|--n-prompt) NP=$2; shift 2 ;;
+    -n|--n-gen) NG=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
     --depth) DEPTH=$2; shift 2 ;;
+    --no-scaling) SCALING=0; shift ;;
     --float) FLOAT=$2; shift 2 ;;
     --pure) PURE=1; shift ;;
     --pairs) PAIRS=$2; shift 2 ;;
@@ -67,11 +79,20 @@ while [[ $# -gt 0 ]]; do
 done
 
 case "$SHAPE" in
-  qwen2.5-0.5b) FAMILY=qwen2 ;;
+  qwen2.5-0.5b|tiny) FAMILY=qwen2 ;;
   qwen3-4b) FAMILY=qwen3 ;;
-  *) echo "side_by_side: --shape '$SHAPE' is not qwen2.5-0.5b or qwen3-4b" >&2; exit 2 ;;
+  *) echo "side_by_side: --shape '$SHAPE' is not qwen2.5-0.5b, qwen3-4b or tiny" >&2; exit 2 ;;
 esac
 case "$FLOAT" in bf16|f16) ;; *) echo "side_by_side: --float '$FLOAT' is not bf16 or f16" >&2; exit 2 ;; esac
+for opt in threads:THREADS n-prompt:NP n-gen:NG reps:REPS depth:DEPTH seed:SEED; do
+  var=${opt#*:}
+  [[ ${!var} =~ ^[0-9]+$ ]] || { echo "side_by_side: --${opt%%:*} '${!var}' is not a whole number" >&2; exit 2; }
+done
+[[ $THREADS -ge 1 && $REPS -ge 1 && $NP -ge 1 && $NG -ge 1 ]] ||
+  { echo "side_by_side: --threads, --reps, --n-prompt and --n-gen must be at least 1" >&2; exit 2; }
+for tool in jq cc; do
+  command -v "$tool" >/dev/null || { echo "side_by_side: '$tool' is needed (apt-get install $tool)" >&2; exit 2; }
+done
 
 BUILD=${BUILD:-$REPO/build}
 MOFA=$BUILD/mofa
@@ -86,6 +107,13 @@ export LLAMA_CPP_DIR
 
 log() { echo "[side_by_side] $*" >&2; }
 
+# GNU time gives both engines' peak resident set size the same way (Debian package `time`).
+TIME_BIN=""
+if [[ -x /usr/bin/time ]] && /usr/bin/time -v true 2>/dev/null; then
+  TIME_BIN=/usr/bin/time
+else
+  log "/usr/bin/time (GNU time, apt-get install time) is missing: llama.cpp's RSS shows n/a, ours comes from mofa bench"
+fi
 # --- llama.cpp: clone from the node-llama-cpp bundle and build only the two tools we run -------
 ensure_llama() {
   if [[ ! -f $LLAMA_CPP_DIR/CMakeLists.txt ]]; then
@@ -105,7 +133,7 @@ ensure_llama() {
         -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
         -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF >"$RESULTS/llama-cmake.log"
     fi
-    nice -n 10 ninja -C "$LLAMA_BUILD" -j "$LLAMA_JOBS" llama-bench llama-quantize >"$RESULTS/llama-build.log"
+    nice -n 19 ninja -C "$LLAMA_BUILD" -j "$LLAMA_JOBS" llama-bench llama-quantize >"$RESULTS/llama-build.log"
   fi
 }
 
@@ -146,6 +174,7 @@ gguf_quant() {  # Q8_0|Q4_0 -> file
   echo "$file"
 }
 
+
 # --- runs ---------------------------------------------------------------------------------------
 wait_quiet() {
   [[ -n $QUIET_LOAD ]] || return 0
@@ -157,59 +186,102 @@ wait_quiet() {
   log "load average $(cut -d' ' -f1 /proc/loadavg) after waiting ${waited}s"
 }
 
-# Each run writes its raw JSON under $RESULTS; a failed run leaves an empty file and shows as n/a.
-llama_run() {  # name file
+# run NAME ENGINE ARGS...: one benchmark process, stdout to $RESULTS/NAME.json, stderr to NAME.err,
+# GNU time's report to NAME.time. A failed run leaves an empty or partial file and shows as n/a.
+run() {
+  local name=$1
+  shift
   wait_quiet
-  log "llama-bench $1"
-  "$LLAMA_BUILD/bin/llama-bench" -m "$2" -p 512 -n 128 -t "$THREADS" -r "$REPS" -o json \
-    >"$RESULTS/llama-$1.json" 2>"$RESULTS/llama-$1.err" || log "llama-bench $1 failed (see $RESULTS/llama-$1.err)"
+  log "$name: $(basename "$1") ${*:2}"
+  local timer=()
+  [[ -n $TIME_BIN ]] && timer=("$TIME_BIN" -v -o "$RESULTS/$name.time")
+  "${timer[@]}" "$@" >"$RESULTS/$name.json" 2>"$RESULTS/$name.err" ||
+    log "$name failed (see $RESULTS/$name.err)"
+}
+
+llama_runs() {  # pair gguf
+  local bench=$LLAMA_BUILD/bin/llama-bench
+  run "llama-$1" "$bench" -m "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" -o json
   if [[ $DEPTH -gt 0 ]]; then
-    wait_quiet
-    log "llama-bench $1 tg128 at depth $DEPTH"
-    "$LLAMA_BUILD/bin/llama-bench" -m "$2" -p 0 -n 128 -d "$DEPTH" -t "$THREADS" -r 1 -o json \
-      >"$RESULTS/llama-$1-depth.json" 2>"$RESULTS/llama-$1-depth.err" ||
-      log "llama-bench $1 depth run failed (see $RESULTS/llama-$1-depth.err)"
+    run "llama-$1-depth" "$bench" -m "$2" -p 0 -n "$NG" -d "$DEPTH" -t "$THREADS" -r 1 -o json
+  fi
+  if [[ $SCALING == 1 && $THREADS -gt 1 ]]; then
+    run "llama-$1-t1" "$bench" -m "$2" -p 0 -n "$NG" -t 1 -r "$REPS" -o json
   fi
 }
 
-mofa_run() {  # name dir
+mofa_runs() {  # pair dir
   if [[ ! -x $MOFA ]]; then
     log "$MOFA not built; our columns show n/a"
     return
   fi
-  wait_quiet
-  log "mofa bench $1"
-  "$MOFA" bench --model "$2" -p 512 -n 128 -t "$THREADS" -r "$REPS" --json \
-    >"$RESULTS/mofa-$1.json" 2>"$RESULTS/mofa-$1.err" || log "mofa bench $1 failed (see $RESULTS/mofa-$1.err)"
+  run "mofa-$1" "$MOFA" bench --model "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" --profile --json
   if [[ $DEPTH -gt 0 ]]; then
-    if "$MOFA" bench --help 2>/dev/null | grep -q -- '--depth'; then
-      wait_quiet
-      log "mofa bench $1 tg128 at depth $DEPTH"
-      "$MOFA" bench --model "$2" -p 0 -n 128 --depth "$DEPTH" -t "$THREADS" -r 1 --json \
-        >"$RESULTS/mofa-$1-depth.json" 2>"$RESULTS/mofa-$1-depth.err" ||
-        log "mofa bench $1 depth run failed (see $RESULTS/mofa-$1-depth.err)"
-    else
-      log "mofa bench has no --depth yet; the depth column shows n/a for us"
-    fi
+    run "mofa-$1-depth" "$MOFA" bench --model "$2" -p 0 -n "$NG" --depth "$DEPTH" -t "$THREADS" -r 1 \
+      --profile --json
+  fi
+  if [[ $SCALING == 1 && $THREADS -gt 1 ]]; then
+    run "mofa-$1-t1" "$MOFA" bench --model "$2" -p 0 -n "$NG" -t 1 -r "$REPS" --json
   fi
 }
 
+# --- reading the results ------------------------------------------------------------------------
 # llama-bench -o json prints an array with one object per test; mofa bench prints one object.
-llama_tps() {  # file n_prompt n_gen -> avg tokens/s or empty
-  [[ -s $1 ]] || return 0
+llama_tps() {  # name n_prompt n_gen -> avg tokens/s or empty
+  local file=$RESULTS/$1.json
+  [[ -s $file ]] || return 0
   jq -r --argjson p "$2" --argjson n "$3" \
-    '[.[] | select(.n_prompt == $p and .n_gen == $n) | .avg_ts][0] // empty' "$1" 2>/dev/null || true
+    '[.[] | select(.n_prompt == $p and .n_gen == $n) | .avg_ts][0] // empty' "$file" 2>/dev/null || true
 }
-mofa_tps() {  # file key -> value or empty
-  [[ -s $1 ]] || return 0
-  grep '^{' "$1" | tail -n 1 | jq -r --arg k "$2" '.[$k] // empty' 2>/dev/null || true
+mofa_json() {  # name jq-filter -> value or empty
+  local file=$RESULTS/$1.json
+  [[ -s $file ]] || return 0
+  grep '^{' "$file" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null || true
+}
+peak_rss_mib() {  # name -> MiB from GNU time, else (ours) from mofa bench's own VmHWM, else empty
+  local file=$RESULTS/$1.time
+  if [[ -s $file ]] && grep -q 'Maximum resident set size' "$file"; then
+    awk -F: '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$file"
+    return
+  fi
+  local bytes
+  bytes=$(mofa_json "$1" .peak_rss_bytes)
+  [[ -n $bytes ]] && awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1048576 }'
+  return 0
 }
 
+mb() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN { printf "%.0f", b / 1e6 }' || printf 'n/a'; }
 fmt() { [[ -n $1 ]] && printf '%.1f' "$1" || printf 'n/a'; }
 ratio() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || printf 'n/a'; }
-gbps() {  # tokens/s, bytes/token, membw -> "X GB/s (Y%)"
-  [[ -n $1 && -n $2 ]] || { printf 'n/a'; return; }
+gbps() {  # tokens/s, bytes/token, membw -> "X (Y%)"
+  [[ -n $1 && -n $2 && -n $3 ]] || { printf 'n/a'; return; }
   awk -v t="$1" -v b="$2" -v m="$3" 'BEGIN { g = t * b / 1e9; printf "%.1f (%.0f%%)", g, 100 * g / m }'
+}
+rss_cell() {  # ours_mib llama_mib -> "A / B (ratio)"
+  printf '%s / %s (%s)' "${1:-n/a}" "${2:-n/a}" "$(ratio "$1" "$2")"
+}
+# Weight GB/s while inside linear ops alone (bytes/token x tokens / time in linear ops): the
+# kernels' own bandwidth, against the whole step's figure above.
+linear_gbps() {  # name bytes membw
+  local s
+  s=$(mofa_json "$1" '[.profile.tg.ops[] | select(.op | startswith("linear_")) | .ms] | add / 1000')
+  local n
+  n=$(mofa_json "$1" .profile.tg.tokens)
+  [[ -n $s && -n $n && -n $3 ]] || { printf 'n/a'; return; }
+  awk -v s="$s" -v n="$n" -v b="$2" -v m="$3" 'BEGIN { g = n * b / s / 1e9; printf "%.1f (%.0f%%)", g, 100 * g / m }'
+}
+PROFILE_OPS=(linear_qkv linear_o linear_mlp linear_head attention norm rope elementwise embedding other)
+profile_cells() {  # name phase(pp|tg) -> "| a% | b% | ..." over PROFILE_OPS, plus ms/token
+  local name=$1 phase=$2 op share
+  for op in "${PROFILE_OPS[@]}"; do
+    share=$(mofa_json "$name" "[.profile.$phase.ops[] | select(.op == \"$op\") | .share][0]")
+    [[ -n $share ]] && printf '| %.1f%% ' "$(awk -v s="$share" 'BEGIN { print 100 * s }')" || printf '| - '
+  done
+  local wall tokens
+  wall=$(mofa_json "$name" ".profile.$phase.wall_ms")
+  tokens=$(mofa_json "$name" ".profile.$phase.tokens")
+  [[ -n $wall && -n $tokens ]] && printf '| %.3f |' "$(awk -v w="$wall" -v n="$tokens" 'BEGIN { print w / n }')" ||
+    printf '| n/a |'
 }
 
 # --- main ---------------------------------------------------------------------------------------
@@ -219,9 +291,10 @@ wait_quiet
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 "$WORK/membw" 1024 "$THREADS" 5 >"$RESULTS/membw.txt" 2>/dev/null
 MEMBW=$(awk -v t="$THREADS" '$2 == "threads=" t { sub("gbps=", "", $4); print $4 }' "$RESULTS/membw.txt")
-log "membw at $THREADS threads: $MEMBW GB/s"
+MEMBW1=$(awk '$2 == "threads=1" { sub("gbps=", "", $4); print $4 }' "$RESULTS/membw.txt")
+log "membw: $MEMBW GB/s at $THREADS threads, $MEMBW1 GB/s at 1 thread"
 
-declare -a ROWS=()
+declare -a SPEED_ROWS=() MEM_ROWS=() PROFILE_ROWS=()
 IFS=, read -r -a PAIR_LIST <<<"$PAIRS"
 for pair in "${PAIR_LIST[@]}"; do
   case "$pair" in
@@ -231,33 +304,59 @@ for pair in "${PAIR_LIST[@]}"; do
     *) echo "side_by_side: --pairs entry '$pair' is not 4bit, 8bit or bf16" >&2; exit 2 ;;
   esac
   [[ $PURE == 1 && $pair != bf16 ]] && label="$label (--pure)"
-  mofa_run "$pair" "$ours"
-  llama_run "$pair" "$theirs"
+  mofa_runs "$pair" "$ours"
+  llama_runs "$pair" "$theirs"
 
-  our_pp=$(mofa_tps "$RESULTS/mofa-$pair.json" pp_tps)
-  our_tg=$(mofa_tps "$RESULTS/mofa-$pair.json" tg_tps)
-  our_dtg=$(mofa_tps "$RESULTS/mofa-$pair-depth.json" tg_tps)
-  ll_pp=$(llama_tps "$RESULTS/llama-$pair.json" 512 0)
-  ll_tg=$(llama_tps "$RESULTS/llama-$pair.json" 0 128)
-  ll_dtg=$(llama_tps "$RESULTS/llama-$pair-depth.json" 0 128)
+  our_pp=$(mofa_json "mofa-$pair" .pp_tps)
+  our_tg=$(mofa_json "mofa-$pair" .tg_tps)
+  our_dtg=$(mofa_json "mofa-$pair-depth" .tg_tps)
+  our_tg1=$(mofa_json "mofa-$pair-t1" .tg_tps)
+  ll_pp=$(llama_tps "llama-$pair" "$NP" 0)
+  ll_tg=$(llama_tps "llama-$pair" 0 "$NG")
+  ll_dtg=$(llama_tps "llama-$pair-depth" 0 "$NG")
+  ll_tg1=$(llama_tps "llama-$pair-t1" 0 "$NG")
   our_bytes=$("$PY" "$REPO/bench/weight_bytes.py" "$ours")
   ll_bytes=$("$PY" "$REPO/bench/weight_bytes.py" "$theirs")
-  ROWS+=("| $label | $(fmt "$our_pp") | $(fmt "$ll_pp") | $(ratio "$our_pp" "$ll_pp") | $(fmt "$our_tg") | $(fmt "$ll_tg") | $(ratio "$our_tg" "$ll_tg") | $(fmt "$our_dtg") | $(fmt "$ll_dtg") | $(ratio "$our_dtg" "$ll_dtg") | $(gbps "$our_tg" "$our_bytes" "$MEMBW") | $(gbps "$ll_tg" "$ll_bytes" "$MEMBW") | $(awk -v b="$our_bytes" 'BEGIN { printf "%.0f", b / 1e6 }') / $(awk -v b="$ll_bytes" 'BEGIN { printf "%.0f", b / 1e6 }') |")
+
+  SPEED_ROWS+=("| $label | $(fmt "$our_pp") | $(fmt "$ll_pp") | $(ratio "$our_pp" "$ll_pp") | $(fmt "$our_tg") | $(fmt "$ll_tg") | $(ratio "$our_tg" "$ll_tg") | $(fmt "$our_dtg") | $(fmt "$ll_dtg") | $(ratio "$our_dtg" "$ll_dtg") |")
+  MEM_ROWS+=("| $label | $(gbps "$our_tg" "$our_bytes" "$MEMBW") | $(linear_gbps "mofa-$pair" "$our_bytes" "$MEMBW") | $(gbps "$ll_tg" "$ll_bytes" "$MEMBW") | $(mb "$our_bytes") / $(mb "$ll_bytes") | $(rss_cell "$(peak_rss_mib "mofa-$pair")" "$(peak_rss_mib "llama-$pair")") | $(rss_cell "$(peak_rss_mib "mofa-$pair-depth")" "$(peak_rss_mib "llama-$pair-depth")") | $(fmt "$our_tg1") → $(fmt "$our_tg") (×$(ratio "$our_tg" "$our_tg1")) | $(fmt "$ll_tg1") → $(fmt "$ll_tg") (×$(ratio "$ll_tg" "$ll_tg1")) |")
+  PROFILE_ROWS+=("| $label, pp$NP $(profile_cells "mofa-$pair" pp)")
+  PROFILE_ROWS+=("| $label, tg$NG $(profile_cells "mofa-$pair" tg)")
+  if [[ $DEPTH -gt 0 ]]; then
+    PROFILE_ROWS+=("| $label, tg$NG@$DEPTH $(profile_cells "mofa-$pair-depth" tg)")
+  fi
 done
 
 CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 LLAMA_COMMIT=$(git -C "$LLAMA_CPP_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
 OUR_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DCOL="tg$NG@$DEPTH"
 {
   echo "Shape $SHAPE (seed $SEED), $THREADS threads, $(date -u +%Y-%m-%d), CPU: $CPU ($(nproc) cores)."
-  echo "mofa $OUR_COMMIT; llama.cpp $LLAMA_COMMIT (llama-bench -r $REPS; depth run -r 1). membw read bandwidth at $THREADS threads: $MEMBW GB/s."
+  echo "mofa $OUR_COMMIT; llama.cpp $LLAMA_COMMIT (-r $REPS; depth run -r 1). membw read bandwidth: $MEMBW GB/s at $THREADS threads, $MEMBW1 GB/s at 1 thread."
   echo "Load average (1/5/15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); other work on the machine lowers every figure."
   echo
-  echo "| pair | ours pp512 | llama pp512 | ratio | ours tg128 | llama tg128 | ratio | ours tg128@$DEPTH | llama tg128@$DEPTH | ratio | ours weight GB/s (% membw) | llama weight GB/s (% membw) | MB read/token ours / llama |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${ROWS[@]}"
+  echo "| pair | ours pp$NP | llama pp$NP | ratio | ours tg$NG | llama tg$NG | ratio | ours $DCOL | llama $DCOL | ratio |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${SPEED_ROWS[@]}"
   echo
-  echo "tokens/s; ratio = ours / llama.cpp (>1 means we are faster). Raw JSON: $RESULTS"
+  echo "tokens/s; ratio = ours / llama.cpp (>1 means we are faster)."
+  echo
+  echo "| pair | ours weight GB/s (% membw) | ours inside linear ops | llama weight GB/s (% membw) | MB read/token ours / llama | peak RSS MiB ours / llama, pp$NP+tg$NG | peak RSS MiB, $DCOL | ours tg$NG 1 → $THREADS threads | llama tg$NG 1 → $THREADS threads |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${MEM_ROWS[@]}"
+  echo
+  echo "weight GB/s = tg tokens/s × bytes read per token (bench/weight_bytes.py); 'inside linear ops' divides by"
+  echo "the time the profiled tg pass spent in linear kernels only. Peak RSS: GNU time's maximum resident set size"
+  echo "of the whole benchmark process (ours includes one extra profiled pass)."
+  echo
+  echo "Where our time goes (mofa bench --profile: one profiled pass; share of its wall time):"
+  echo
+  printf '| run '; printf '| %s ' "${PROFILE_OPS[@]}"; echo '| ms/token |'
+  printf '|---'; printf '|---%.0s' "${PROFILE_OPS[@]}"; echo '|---|'
+  printf '%s\n' "${PROFILE_ROWS[@]}"
+  echo
+  echo "Raw JSON, stderr and GNU time reports: $RESULTS"
 } | tee "$RESULTS/table.md"
 [[ -n $OUT_MD ]] && cp "$RESULTS/table.md" "$OUT_MD"
 exit 0

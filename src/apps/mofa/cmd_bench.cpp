@@ -1,15 +1,19 @@
 // `mofa bench`: prompt-processing and generation speed, measured like llama-bench: pp = one
 // batched prefill of -p random tokens, tg = -n single-token decode steps, each after --depth
-// tokens of context, averaged over -r repetitions.
+// tokens of context, averaged over -r repetitions. --profile adds one more pp and tg pass with the
+// op profiler on (so the headline figures are measured with it off) and prints where the time went.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/mofa/command.h"
 #include "apps/mofa/model_flags.h"
+#include "core/profile.h"
 #include "core/thread_pool.h"
 #include "io/model_config.h"
 #include "io/weight_store.h"
@@ -25,6 +29,7 @@ struct BenchFlags {
   int depth = 0;
   int reps = 3;
   bool json = false;
+  bool profile = false;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -41,6 +46,63 @@ Stat stat_of(const std::vector<double>& v) {
   for (double x : v) s.stdev += (x - s.mean) * (x - s.mean);
   s.stdev = v.size() > 1 ? std::sqrt(s.stdev / static_cast<double>(v.size() - 1)) : 0.0;
   return s;
+}
+
+// Peak resident set size of this process in bytes (VmHWM), or 0 where /proc is unavailable.
+uint64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "  1234 kB"
+  }
+  return 0;
+}
+
+// One profiled pass: wall time, tokens and the per-kind counters.
+struct PhaseProfile {
+  const char* key = "";  // JSON key: "pp" or "tg"
+  const char* phase = "";
+  int64_t tokens = 0;
+  uint64_t wall_ns = 0;
+  profile::Counters counters;
+};
+
+template <typename Fn>
+PhaseProfile profile_phase(const char* key, const char* phase, int64_t tokens, Fn&& run) {
+  PhaseProfile p;
+  p.key = key;
+  p.phase = phase;
+  p.tokens = tokens;
+  profile::reset();
+  profile::set_enabled(true);
+  const auto t0 = Clock::now();
+  run();
+  p.wall_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
+  profile::set_enabled(false);
+  p.counters = profile::snapshot();
+  return p;
+}
+
+nlohmann::json profile_json(const PhaseProfile& p) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& r : profile::rows(p.counters, p.wall_ns))
+    ops.push_back({{"op", r.name}, {"ms", r.ms}, {"share", r.share}, {"calls", r.calls}});
+  return {{"tokens", p.tokens}, {"wall_ms", static_cast<double>(p.wall_ns) / 1e6}, {"ops", ops}};
+}
+
+void print_profile(const PhaseProfile& p) {
+  const double wall_ms = static_cast<double>(p.wall_ns) / 1e6;
+  const double n = static_cast<double>(std::max<int64_t>(p.tokens, 1));
+  std::printf("\nprofile of %s (one pass, %lld tokens, %.1f ms, %.3f ms/token):\n\n", p.phase,
+              static_cast<long long>(p.tokens), wall_ms, wall_ms / n);
+  std::printf("| op | ms | ms/token | share | calls |\n");
+  std::printf("| -- | -: | -------: | ----: | ----: |\n");
+  for (const auto& r : profile::rows(p.counters, p.wall_ns)) {
+    const std::string calls = r.calls > 0 ? std::to_string(r.calls) : "";
+    std::printf("| %s | %.2f | %.4f | %.1f%% | %s |\n", r.name.c_str(), r.ms, r.ms / n,
+                100.0 * r.share, calls.c_str());
+  }
 }
 
 void bench(const BenchFlags& f) {
@@ -93,6 +155,21 @@ void bench(const BenchFlags& f) {
       tg_tps.push_back(f.tg / s);
     }
   }
+  std::vector<PhaseProfile> profiles;
+  if (f.profile) {
+    if (f.pp > 0) {
+      auto ids = random_tokens(f.pp);
+      profiles.push_back(
+          profile_phase("pp", "prompt processing", f.pp, [&] { prefill(ids, f.depth); }));
+    }
+    if (f.tg > 0) {
+      auto ids = random_tokens(f.tg);
+      profiles.push_back(profile_phase("tg", "generation", f.tg, [&] {
+        for (int i = 0; i < f.tg; ++i) model->forward(&ids[i], 1, f.depth + i, *cache, false);
+      }));
+    }
+  }
+  const uint64_t peak_rss = peak_rss_bytes();
   Stat pp = stat_of(pp_tps), tg = stat_of(tg_tps);
   const double gbps = tg.mean * static_cast<double>(model->weight_bytes()) / 1e9;
   if (f.json) {
@@ -109,7 +186,13 @@ void bench(const BenchFlags& f) {
                         {"tg_tps", tg.mean},
                         {"tg_tps_stdev", tg.stdev},
                         {"tg_weight_gbps", gbps},
+                        {"peak_rss_bytes", peak_rss},
                         {"reps", f.reps}};
+    if (!profiles.empty()) {
+      nlohmann::json pj = nlohmann::json::object();
+      for (const auto& p : profiles) pj[p.key] = profile_json(p);
+      j["profile"] = pj;
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -125,11 +208,14 @@ void bench(const BenchFlags& f) {
   if (f.pp > 0) row("pp", f.pp, pp);
   if (f.tg > 0) row("tg", f.tg, tg);
   if (f.tg > 0) std::printf("\ngeneration reads %.2f GB/s of weights\n", gbps);
+  std::printf("peak resident memory %.1f MiB\n", static_cast<double>(peak_rss) / (1024.0 * 1024.0));
+  for (const auto& p : profiles) print_profile(p);
 }
 
 const CommandRegistration reg("bench", [](CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
-  auto* cmd = app.add_subcommand("bench", "prompt-processing and generation speed (like llama-bench)");
+  auto* cmd =
+      app.add_subcommand("bench", "prompt-processing and generation speed (like llama-bench)");
   add_model_flags(cmd, &flags->model);
   cmd->add_option("-p,--n-prompt", flags->pp, "prompt tokens (0 = skip)")->capture_default_str();
   cmd->add_option("-n,--n-gen", flags->tg, "generated tokens (0 = skip)")->capture_default_str();
@@ -137,6 +223,8 @@ const CommandRegistration reg("bench", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", flags->reps, "repetitions")->capture_default_str();
   cmd->add_flag("--json", flags->json, "print one JSON object");
+  cmd->add_flag("--profile", flags->profile,
+                "one more pp and tg pass with per-op timing: a table (or a \"profile\" JSON key)");
   cmd->callback([flags] { bench(*flags); });
 });
 

@@ -3,6 +3,7 @@
 #include "core/kernels/dispatch.h"
 #include "core/ops/check.h"
 #include "core/ops/ops.h"
+#include "core/profile.h"
 
 namespace mofa::ops {
 
@@ -44,7 +45,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_past
   a.n_past = n_past;
   a.window = window;
   a.scale = scale;
-  kernels::active_kernels().attention(a);
+  profile::timed(profile::Kind::attention, [&] { kernels::active_kernels().attention(a); });
 }
 
 }  // namespace mofa::ops

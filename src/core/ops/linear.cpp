@@ -3,6 +3,7 @@
 #include "core/kernels/dispatch.h"
 #include "core/ops/check.h"
 #include "core/ops/ops.h"
+#include "core/profile.h"
 
 namespace mofa::ops {
 
@@ -40,9 +41,13 @@ void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const 
                    " for weight '" + w.name + "'");
   }
   if (m == 0 || w.rows == 0) return;
-  kernels::active_kernels().linear(
-      x.data<float>(), m, kernels::weight_view(w), bias.defined() ? bias.raw() : nullptr,
-      bias.defined() ? bias.dtype() : DType::f32, y.data_mut<float>(), mode);
+  profile::timed_by([&] { return profile::linear_kind(w.name); },
+                    [&] {
+                      kernels::active_kernels().linear(x.data<float>(), m, kernels::weight_view(w),
+                                                       bias.defined() ? bias.raw() : nullptr,
+                                                       bias.defined() ? bias.dtype() : DType::f32,
+                                                       y.data_mut<float>(), mode);
+                    });
 }
 
 void embedding(const Weight& table, const int32_t* ids, int64_t n, Tensor& out) {
@@ -55,7 +60,9 @@ void embedding(const Weight& table, const int32_t* ids, int64_t n, Tensor& out) 
                    std::to_string(table.rows) + ") of '" + table.name + "'");
   detail::prepare_output(op, "out", out, Shape{n, table.cols});
   if (n == 0) return;
-  kernels::active_kernels().embedding(kernels::weight_view(table), ids, n, out.data_mut<float>());
+  profile::timed(profile::Kind::embedding, [&] {
+    kernels::active_kernels().embedding(kernels::weight_view(table), ids, n, out.data_mut<float>());
+  });
 }
 
 }  // namespace mofa::ops

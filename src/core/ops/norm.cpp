@@ -3,6 +3,7 @@
 #include "core/kernels/dispatch.h"
 #include "core/ops/check.h"
 #include "core/ops/ops.h"
+#include "core/profile.h"
 
 namespace mofa::ops {
 
@@ -17,8 +18,10 @@ void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
                          " must be a contiguous float vector of " + std::to_string(d));
   detail::prepare_output(op, "y", y, x.shape());
   if (x.numel() == 0) return;
-  kernels::active_kernels().rms_norm(x.data<float>(), x.numel() / d, d, weight.raw(),
-                                     weight.dtype(), eps, y.data_mut<float>());
+  profile::timed(profile::Kind::norm, [&] {
+    kernels::active_kernels().rms_norm(x.data<float>(), x.numel() / d, d, weight.raw(),
+                                       weight.dtype(), eps, y.data_mut<float>());
+  });
 }
 
 }  // namespace mofa::ops

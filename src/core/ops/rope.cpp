@@ -4,6 +4,7 @@
 #include "core/kernels/dispatch.h"
 #include "core/ops/check.h"
 #include "core/ops/ops.h"
+#include "core/profile.h"
 
 namespace mofa::ops {
 
@@ -38,7 +39,9 @@ void rope_apply(Tensor& x, const int32_t* positions, const Rope& rope) {
   const int64_t m = x.dim(0);
   const int64_t n_heads = x.numel() / (m * rope.head_dim);
   if (n_heads == 0) return;
-  kernels::active_kernels().rope_apply(x.data_mut<float>(), m, n_heads, positions, rope);
+  profile::timed(profile::Kind::rope, [&] {
+    kernels::active_kernels().rope_apply(x.data_mut<float>(), m, n_heads, positions, rope);
+  });
 }
 
 }  // namespace mofa::ops
