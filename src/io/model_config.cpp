@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/chatglm_config.h"
 
 namespace mofa::io {
 namespace {
@@ -237,9 +238,15 @@ QuantSpec ModelConfig::quant_for(const std::string& module_path) const {
   return it == quantization_overrides.end() ? quantization : it->second;
 }
 
-ModelConfig ModelConfig::parse(const nlohmann::json& doc, const std::string& path) {
+ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string& path) {
   const std::string where = "[config] " + path + ": ";
-  if (!doc.is_object()) throw InvalidInput(where + "must be a JSON object, got " + json_type(doc));
+  if (!file_doc.is_object())
+    throw InvalidInput(where + "must be a JSON object, got " + json_type(file_doc));
+  // ChatGLM (GLM-4-9B-chat) writes Megatron field names; read them as the transformers ones.
+  const auto mt = file_doc.find("model_type");
+  const nlohmann::json doc = mt != file_doc.end() && *mt == "chatglm"
+                                 ? chatglm_config_as_standard(file_doc, where)
+                                 : file_doc;
   // Multimodal checkpoints nest the language model's fields under "text_config".
   const nlohmann::json* src = &doc;
   if (!doc.contains("hidden_size")) {
@@ -297,8 +304,10 @@ ModelConfig ModelConfig::parse(const nlohmann::json& doc, const std::string& pat
     f.fail("partial_rotary_factor",
            "must be in (0, 1], got " + std::to_string(c.partial_rotary_factor));
 
-  c.tie_word_embeddings = f.bool_opt("tie_word_embeddings")
-                              .value_or(root.bool_opt("tie_word_embeddings").value_or(false));
+  // MiniCPMConfig (MiniCPM / MiniCPM4) ties the head to the embeddings unless told otherwise.
+  c.tie_word_embeddings =
+      f.bool_opt("tie_word_embeddings")
+          .value_or(root.bool_opt("tie_word_embeddings").value_or(c.model_type == "minicpm"));
   c.attention_bias = f.bool_opt("attention_bias").value_or(default_attention_bias(c.model_type));
   c.sliding_window = f.int_opt("sliding_window").value_or(0);
   if (c.sliding_window < 0)
@@ -313,6 +322,12 @@ ModelConfig ModelConfig::parse(const nlohmann::json& doc, const std::string& pat
   c.max_window_layers = f.int_opt("max_window_layers").value_or(c.num_hidden_layers);
   if (c.max_window_layers < 0)
     f.fail("max_window_layers", "must not be negative, got " + std::to_string(c.max_window_layers));
+
+  c.scale_emb = f.num_opt("scale_emb").value_or(1.0);
+  c.scale_depth = f.num_opt("scale_depth").value_or(1.0);
+  c.dim_model_base = f.int_opt("dim_model_base").value_or(1);
+  if (c.dim_model_base <= 0)
+    f.fail("dim_model_base", "must be positive, got " + std::to_string(c.dim_model_base));
 
   c.torch_dtype =
       f.str_opt("torch_dtype")

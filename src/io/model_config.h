@@ -45,7 +45,10 @@ struct ModelConfig {
   int64_t sliding_window = 0;   // 0 = none
   bool use_sliding_window = false;
   int64_t max_window_layers = 0;  // default num_hidden_layers
-  std::string torch_dtype;        // "torch_dtype" or transformers v5 "dtype"; "" if absent
+  // MiniCPM's muP factors (MiniCPMConfig's defaults when absent).
+  double scale_emb = 1, scale_depth = 1;
+  int64_t dim_model_base = 1;
+  std::string torch_dtype;  // "torch_dtype" or transformers v5 "dtype"; "" if absent
   std::vector<int64_t> bos_token_id, eos_token_id;
   QuantSpec quantization;  // from "quantization" or "quantization_config"; bits 0 = none
   // mlx per-module entries of "quantization": module path -> spec ({0, 0} for `false`).

@@ -15,9 +15,19 @@ namespace mofa::models {
 
 // Per-layer key/value caches, [n_kv_heads, capacity, head_dim] f32 each. Capacity grows by
 // doubling up to max_capacity, so a long context costs memory only when it is used.
+//
+// Hybrid models (MiniCPM-SALA) keep K/V only on their softmax-attention layers; their linear-
+// attention layers keep a fixed-size recurrent state instead, which absorbs every position it has
+// seen and so cannot be cut back like K/V rows. The cache tracks how many positions the states
+// hold and one snapshot taken at the start of the last multi-position forward, so a forward may
+// resume at 0, at the snapshot or at the states' end; resume_point() names the best of those.
 class KvCache {
  public:
   KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity);
+  // Layer i keeps K/V when has_kv[i]; a non-empty state_shapes[i] gives it a recurrent state
+  // (f32, zero at position 0).
+  KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
+          std::vector<Shape> state_shapes);
 
   int64_t max_capacity() const { return max_capacity_; }
   int64_t capacity() const { return capacity_; }
@@ -27,9 +37,23 @@ class KvCache {
   Tensor& v(int64_t layer) { return v_[layer]; }
   size_t bytes() const;
 
+  bool has_state() const { return has_state_; }
+  Tensor& state(int64_t layer) { return state_[layer]; }
+  // The largest position <= n at which a forward can continue this cache (n without states).
+  int64_t resume_point(int64_t n) const;
+  // For models with states, around each forward of positions [n_past, n_past + n): brings the
+  // states to n_past (throws InvalidInput when n_past is not a resume point) and snapshots them
+  // when n > 1; then records that they hold n_past + n positions.
+  void begin_forward(int64_t n_past, int64_t n);
+  void end_forward(int64_t n_end) { state_pos_ = n_end; }
+
  private:
   int64_t n_kv_heads_, head_dim_, max_capacity_, capacity_ = 0;
+  std::vector<bool> has_kv_;
   std::vector<Tensor> k_, v_;
+  bool has_state_ = false;
+  std::vector<Tensor> state_, snapshot_;
+  int64_t state_pos_ = 0, snapshot_pos_ = -1;
 };
 
 // Called by forwards at named points (tests diff layers against the reference with it).

@@ -9,8 +9,17 @@ namespace {
 
 const std::vector<std::pair<std::string, CausalLMFactory>>& families() {
   static const std::vector<std::pair<std::string, CausalLMFactory>> list = {
-      {"llama", llama_create}, {"mistral", llama_create}, {"mixtral", mixtral_create},
-      {"qwen2", qwen_create},  {"qwen3", qwen_create},    {"qwen3_moe", qwen3_moe_create},
+      {"llama", llama_create},
+      {"mistral", llama_create},
+      {"mixtral", mixtral_create},
+      {"qwen2", qwen_create},
+      {"qwen3", qwen_create},
+      {"qwen3_moe", qwen3_moe_create},
+      {"chatglm", glm4_create},
+      {"glm", glm4_create},
+      {"glm4", glm4_create},
+      {"minicpm", minicpm_create},
+      {"minicpm_sala", minicpm_sala_create},
   };
   return list;
 }

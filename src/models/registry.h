@@ -26,5 +26,12 @@ std::unique_ptr<CausalLM> mixtral_create(const io::ModelConfig& cfg, const io::W
                                          const ModelOptions& options);
 std::unique_ptr<CausalLM> qwen3_moe_create(const io::ModelConfig& cfg, const io::WeightStore& store,
                                            const ModelOptions& options);
+std::unique_ptr<CausalLM> minicpm_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                         const ModelOptions& options);
+std::unique_ptr<CausalLM> minicpm_sala_create(const io::ModelConfig& cfg,
+                                              const io::WeightStore& store,
+                                              const ModelOptions& options);
+std::unique_ptr<CausalLM> glm4_create(const io::ModelConfig& cfg, const io::WeightStore& store,
+                                      const ModelOptions& options);
 
 }  // namespace mofa::models

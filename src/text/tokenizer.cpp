@@ -14,6 +14,7 @@
 #include "text/post_processor.h"
 #include "text/pre_tokenizer.h"
 #include "text/sentencepiece_model.h"
+#include "text/tiktoken_model.h"
 #include "text/tokenizer_added.h"
 #include "text/tokenizer_json.h"
 #include "text/unigram.h"
@@ -257,6 +258,19 @@ std::shared_ptr<Tokenizer> Tokenizer::load(const std::string& dir) {
   std::unique_ptr<Impl> impl;
   if (fs::exists(d / "tokenizer.json")) {
     impl = load_hf(d, config);
+  } else if (is_tiktoken_file((d / "tokenizer.model").string())) {
+    // GLM-4's tiktoken ranks (tokenization_chatglm.py); add_special puts [gMASK] <sop> first.
+    auto p = load_glm_tiktoken(read_file(d / "tokenizer.model"), config, "tokenizer.model");
+    impl = std::make_unique<Impl>();
+    impl->added = AddedVocabulary(std::move(p.added));
+    impl->pre_tokenizer = std::move(p.pre_tokenizer);
+    impl->decoder = std::move(p.decoder);
+    impl->post_processor = make_affix_post_processor(std::move(p.prefix), {});
+    impl->model = std::move(p.model);
+    impl->eos_token = config_token(config, "eos_token");
+    if (impl->eos_token.empty()) impl->eos_token = "<|endoftext|>";
+    impl->eos_id = impl->added.find(impl->eos_token);
+    impl->vocab_size = std::max(impl->model->vocab_size(), impl->added.max_id() + 1);
   } else if (fs::exists(d / "tokenizer.model")) {
     impl = load_sentencepiece(d, config);
   } else {

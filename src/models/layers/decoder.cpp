@@ -8,6 +8,25 @@
 #include "models/layers/rope_scaling.h"
 
 namespace mofa::models {
+namespace {
+
+// Rows [begin, end) of a fused projection as a weight of its own (a view: no copy; rows of an
+// MLX-quantized matrix are independent since groups run along the columns).
+Weight weight_rows(const Weight& w, int64_t begin, int64_t end, const std::string& name) {
+  if (!w.quantized()) return weight_dense(w.w.slice(0, begin, end), name);
+  return weight_quantized(w.w.slice(0, begin, end), w.scales.slice(0, begin, end),
+                          w.biases.slice(0, begin, end), w.quant, name);
+}
+
+// t *= s elementwise (MiniCPM's muP scales); a no-op for s == 1.
+void scale_inplace(Tensor& t, float s) {
+  if (s == 1.0f) return;
+  float* d = t.data_mut<float>();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) d[i] *= s;
+}
+
+}  // namespace
 
 DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
                      const DecoderSpec& spec, const ModelOptions& options)
@@ -23,40 +42,65 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
       eps_(static_cast<float>(cfg.rms_norm_eps)),
       rope_(rope_from_config(cfg, spec.rope_interleaved)) {
   const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
-  embed_ = io::load_linear(store, cfg, "model.embed_tokens", cfg.vocab_size, hidden_);
-  if (cfg.tie_word_embeddings || !store.has("lm_head.weight")) {
+  const DecoderNames& nm = spec.names;
+  embed_ = io::load_linear(store, cfg, nm.embed, cfg.vocab_size, hidden_);
+  if (cfg.tie_word_embeddings || !store.has(nm.head + ".weight")) {
     if (!cfg.tie_word_embeddings)
-      throw InvalidInput("config.json in " + cfg.path +
-                         " says tie_word_embeddings=false but lm_head.weight is missing");
+      throw InvalidInput("config.json in " + cfg.path + " says tie_word_embeddings=false but " +
+                         nm.head + ".weight is missing");
     head_ = embed_;
   } else {
-    head_ = io::load_linear(store, cfg, "lm_head", cfg.vocab_size, hidden_);
+    head_ = io::load_linear(store, cfg, nm.head, cfg.vocab_size, hidden_);
     weight_bytes_ += head_.bytes();
   }
   weight_bytes_ += embed_.bytes();
-  final_norm_ = io::load_vector(store, "model.norm.weight", hidden_);
+  final_norm_ = io::load_vector(store, nm.final_norm, hidden_);
 
   layers_.resize(cfg.num_hidden_layers);
   bool any_moe = false;
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     Layer& l = layers_[i];
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    l.input_norm = io::load_vector(store, p + "input_layernorm.weight", hidden_);
-    l.post_norm = io::load_vector(store, p + "post_attention_layernorm.weight", hidden_);
-    l.q = io::load_linear(store, cfg, p + "self_attn.q_proj", q_dim, hidden_);
-    l.k = io::load_linear(store, cfg, p + "self_attn.k_proj", kv_dim, hidden_);
-    l.v = io::load_linear(store, cfg, p + "self_attn.v_proj", kv_dim, hidden_);
-    l.o = io::load_linear(store, cfg, p + "self_attn.o_proj", hidden_, q_dim);
+    const std::string p = nm.layer_prefix + std::to_string(i) + ".";
+    l.input_norm = io::load_vector(store, p + nm.attn_norm, hidden_);
+    l.post_norm = io::load_vector(store, p + nm.mlp_norm, hidden_);
+    if (nm.fused_qkv.empty()) {
+      l.q = io::load_linear(store, cfg, p + "self_attn.q_proj", q_dim, hidden_);
+      l.k = io::load_linear(store, cfg, p + "self_attn.k_proj", kv_dim, hidden_);
+      l.v = io::load_linear(store, cfg, p + "self_attn.v_proj", kv_dim, hidden_);
+    } else {
+      const std::string f = p + nm.fused_qkv;
+      Weight qkv = io::load_linear(store, cfg, f, q_dim + 2 * kv_dim, hidden_);
+      l.q = weight_rows(qkv, 0, q_dim, f + ".weight[q]");
+      l.k = weight_rows(qkv, q_dim, q_dim + kv_dim, f + ".weight[k]");
+      l.v = weight_rows(qkv, q_dim + kv_dim, q_dim + 2 * kv_dim, f + ".weight[v]");
+      if (spec.qkv_bias) {
+        Tensor b = io::load_vector(store, f + ".bias", q_dim + 2 * kv_dim);
+        l.q_bias = b.slice(0, 0, q_dim);
+        l.k_bias = b.slice(0, q_dim, q_dim + kv_dim);
+        l.v_bias = b.slice(0, q_dim + kv_dim, q_dim + 2 * kv_dim);
+      }
+    }
+    l.o = io::load_linear(store, cfg, p + nm.o_proj, hidden_, q_dim);
+    if (spec.sandwich_norms) {
+      l.attn_out_norm = io::load_vector(store, p + "post_self_attn_layernorm.weight", hidden_);
+      l.mlp_out_norm = io::load_vector(store, p + "post_mlp_layernorm.weight", hidden_);
+    }
     if (i < static_cast<int64_t>(spec.layer_moe.size()) && spec.layer_moe[i]) {
       l.moe = std::make_unique<MoeMlp>(store, cfg, p, spec.moe, hidden_);
       weight_bytes_ += l.moe->weight_bytes();
       any_moe = true;
-    } else {
+    } else if (nm.fused_gate_up.empty()) {
       l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
       l.up = io::load_linear(store, cfg, p + "mlp.up_proj", intermediate_, hidden_);
-      l.down = io::load_linear(store, cfg, p + "mlp.down_proj", hidden_, intermediate_);
+      l.down = io::load_linear(store, cfg, p + nm.down_proj, hidden_, intermediate_);
+    } else {
+      const std::string f = p + nm.fused_gate_up;
+      Weight gu = io::load_linear(store, cfg, f, 2 * intermediate_, hidden_);
+      l.gate = weight_rows(gu, 0, intermediate_, f + ".weight[gate]");
+      l.up = weight_rows(gu, intermediate_, 2 * intermediate_, f + ".weight[up]");
+      l.down = io::load_linear(store, cfg, p + nm.down_proj, hidden_, intermediate_);
     }
-    if (spec.qkv_bias) {
+    if (spec.qkv_bias && nm.fused_qkv.empty()) {
       l.q_bias = io::load_vector(store, p + "self_attn.q_proj.bias", q_dim);
       l.k_bias = io::load_vector(store, p + "self_attn.k_proj.bias", kv_dim);
       l.v_bias = io::load_vector(store, p + "self_attn.v_proj.bias", kv_dim);
@@ -131,6 +175,8 @@ void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* p
   Tensor attn2 = attn.reshape({n, q_dim});
   tap(attn2, "attn", index);
   ops::linear(attn2, l.o, h, mode_);
+  if (spec_.sandwich_norms) ops::rms_norm(h, l.attn_out_norm, eps_, h);
+  scale_inplace(h, spec_.residual_scale);
   ops::add(x, h, x);
   tap(x, "attn_residual", index);
 }
@@ -141,6 +187,7 @@ void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
   if (l.moe) {
     Tensor y = arena_.alloc(DType::f32, {n, hidden_});
     l.moe->forward(h, y, arena_, mode_);
+    scale_inplace(y, spec_.residual_scale);
     ops::add(x, y, x);
     tap(x, "layer_out", index);
     return;
@@ -151,6 +198,8 @@ void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
   ops::linear(h, l.up, up, mode_);
   ops::silu_mul(gate, up, gate);
   ops::linear(gate, l.down, h, mode_);
+  if (spec_.sandwich_norms) ops::rms_norm(h, l.mlp_out_norm, eps_, h);
+  scale_inplace(h, spec_.residual_scale);
   ops::add(x, h, x);
   tap(x, "layer_out", index);
 }
@@ -170,6 +219,7 @@ Tensor DecoderLM::forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache
 
   Tensor x = arena_.alloc(DType::f32, {n, hidden_});
   ops::embedding(embed_, ids, n, x);
+  scale_inplace(x, spec_.embed_scale);
   tap(x, "embed", -1);
   for (size_t i = 0; i < layers_.size(); ++i) {
     // Each block carves its temporaries from the arena and gives them back when it ends.
@@ -183,11 +233,13 @@ Tensor DecoderLM::forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache
   if (!all_logits) {
     Tensor last = arena_.alloc(DType::f32, {1, hidden_});
     ops::rms_norm(x.slice(0, n - 1, n), final_norm_, eps_, last);
+    scale_inplace(last, 1.0f / spec_.logit_divisor);
     Tensor logits = arena_.alloc(DType::f32, {1, cfg_.vocab_size});
     ops::linear(last, head_, logits, mode_);
     return logits;
   }
   ops::rms_norm(x, final_norm_, eps_, x);
+  scale_inplace(x, 1.0f / spec_.logit_divisor);
   if (!all_logits_.defined() || all_logits_.dim(0) < n)
     all_logits_ = Tensor::zeros(DType::f32, {max_batch_, cfg_.vocab_size});
   Tensor logits = all_logits_.slice(0, 0, n);

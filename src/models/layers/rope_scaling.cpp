@@ -52,8 +52,8 @@ ops::Rope rope_from_config(const io::ModelConfig& cfg, bool interleaved) {
       if (wavelen > low_wavelen) {
         f = f / rs.factor;
       } else if (wavelen >= high_wavelen) {
-        double smooth = (old_ctx / wavelen - rs.low_freq_factor) /
-                        (rs.high_freq_factor - rs.low_freq_factor);
+        double smooth =
+            (old_ctx / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
         f = (1.0 - smooth) * f / rs.factor + smooth * f;
       }
     }
@@ -86,9 +86,34 @@ ops::Rope rope_from_config(const io::ModelConfig& cfg, bool interleaved) {
       inv[i] = interp * (1.0 - extrapolation) + inv[i] * extrapolation;
     }
     rope.mscale = static_cast<float>(attention_factor);
+  } else if (type == "longrope") {
+    // MiniCPM's MiniCPMLongRoPE: the tables are built once for max_position_embeddings, so the
+    // long factors apply (at every position) exactly when max_position_embeddings exceeds
+    // original_max_position_embeddings; cos and sin are both scaled by
+    // sqrt(1 + ln(max / orig) / ln(orig)).
+    const int64_t orig = rs.original_max_position_embeddings;
+    if (orig <= 0 || cfg.max_position_embeddings <= 0)
+      throw InvalidInput("config.json in " + cfg.path +
+                         ": rope_scaling longrope needs original_max_position_embeddings and "
+                         "max_position_embeddings");
+    const bool use_long = cfg.max_position_embeddings > orig;
+    const char* key = use_long ? "long_factor" : "short_factor";
+    const auto it = rs.raw.find(key);
+    if (it == rs.raw.end() || !it->is_array() || static_cast<int>(it->size()) != half)
+      throw InvalidInput("config.json in " + cfg.path + ": rope_scaling." + key +
+                         " must be a list of " + std::to_string(half) + " numbers");
+    for (int i = 0; i < half; ++i) {
+      if (!(*it)[i].is_number() || !((*it)[i].get<double>() > 0))
+        throw InvalidInput("config.json in " + cfg.path + ": rope_scaling." + key + "[" +
+                           std::to_string(i) + "] must be a positive number");
+      // MiniCPM multiplies t / factor by inv_freq in float32.
+      inv[i] = static_cast<float>(inv[i]) / static_cast<float>((*it)[i].get<double>());
+    }
+    const double scale = static_cast<double>(cfg.max_position_embeddings) / orig;
+    rope.mscale = static_cast<float>(std::sqrt(1.0 + std::log(scale) / std::log(double(orig))));
   } else {
     throw Unsupported("rope_scaling type '" + type + "' in " + cfg.path +
-                      " is not supported (supported: default, linear, llama3, yarn)");
+                      " is not supported (supported: default, linear, llama3, yarn, longrope)");
   }
   rope.inv_freq.assign(inv.begin(), inv.end());
   return rope;

@@ -156,6 +156,8 @@ class Pipeline final : public LlmPipeline {
       ++common;
     // Prompt log-probabilities need every prompt row's logits, so nothing is reused then.
     size_t reuse = options.prompt_logprobs ? 0 : std::min(common, prompt.size() - 1);
+    // A cache with a running state (linear attention) can only rewind to certain positions.
+    reuse = static_cast<size_t>(kv.cache().resume_point(static_cast<int64_t>(reuse)));
     kv.mutable_tokens().resize(reuse);
     return std::make_unique<TokenGeneration>(*this, kv, prompt, options, reuse);
   }

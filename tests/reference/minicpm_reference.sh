@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# MiniCPM4 ("minicpm") and MiniCPM-SALA ("minicpm_sala") logits and greedy continuations against
+# the independent PyTorch reference (tools/reference/minicpm_forward.py, float64, following the
+# released modeling_minicpm.py / modeling_minicpm_sala.py), on tiny random-weight fixtures in
+# every layout (HF f32/bf16, MLX 4/8-bit) with the published config.json fields. minicpm uses
+# MiniCPM4-8B's longrope (max_position_embeddings == original: short factors, no cos/sin
+# scale); minicpm-long sets max_position_embeddings to 4x the original so the long factors and
+# the sqrt(1 + ln 4 / ln orig) cos/sin scale apply. minicpm_sala has 4 layers: minicpm4,
+# lightning-attn, lightning-attn, minicpm4. Then the shared CausalLMReference tests and the
+# MiniCPM ones (chunked prefill through the recurrent state, resuming after a rewind).
+set -euo pipefail
+src="${MOFA_SOURCE_DIR:?}"
+bin="${MOFA_BINARY_DIR:?}"
+py=/usr/bin/python3
+out="$bin/fixtures/reference-minicpm"
+mkdir -p "$out"
+# "<s><|im_start|>user\nHello, how are you?<|im_end|>\n<|im_start|>assistant\n" in the fixtures'
+# tokenizer: a 32000-token SentencePiece BPE plus MiniCPM4's special tokens at 32000.. (<|im_end|>
+# 32000, <|im_start|> 32001; see tools/fixture_minicpm.py). `mofa tokenize` and @lenml/tokenizers agree.
+ids="1,32001,2188,13,16230,28725,910,460,368,28804,32000,28705,13,32001,13892,13"
+make_case() {  # name family layout [extra gen_fixture flags]
+  local name="$1" family="$2" layout="$3"
+  shift 3
+  local dir="$out/$name-$layout"
+  # Reuse a case only if it was made for these ids (fixtures of an older tokenizer are remade).
+  if [ -f "$dir/reference.json" ] && "$py" -c 'import json, sys
+sys.exit(json.load(open(sys.argv[1]))["ids"] != [int(i) for i in sys.argv[2].split(",")])' \
+    "$dir/reference.json" "$ids"; then return; fi
+  rm -rf "$dir"
+  "$py" "$src/tools/gen_fixture.py" --family "$family" --layout "$layout" --size tiny \
+    --seed 7 --out "$dir" "$@" >/dev/null
+  if [ "$name" = minicpm-long ]; then
+    "$py" - "$dir/config.json" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["max_position_embeddings"] = 4 * cfg["rope_scaling"]["original_max_position_embeddings"]
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+PY
+  fi
+  "$py" "$src/tools/reference/minicpm_forward.py" --model "$dir" --ids "$ids" --greedy 32 \
+    --out "$dir/reference.json"
+}
+for layout in hf-f32 hf-bf16 mlx-4bit mlx-8bit; do
+  make_case minicpm minicpm "$layout"
+  make_case minicpm-sala minicpm_sala "$layout" --num-hidden-layers 4
+done
+make_case minicpm-long minicpm hf-f32
+MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" \
+  --gtest_filter='CausalLMReference.*:MiniCpmReference.*'
