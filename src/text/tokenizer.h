@@ -54,10 +54,15 @@ class IncrementalDetokenizer {
   std::string push(int32_t id);
   // Returns whatever text is still held back (an incomplete character decodes as U+FFFD).
   std::string flush();
+  // Keeps special token `id` in the text although special tokens are skipped (markers a caller
+  // parses, like [TOOL_CALLS]). Call before the first push().
+  void keep_special(int32_t id);
 
  private:
+  std::string decode(const std::vector<int32_t>& ids) const;
   const Tokenizer& tok_;
   bool skip_special_;
+  std::vector<int32_t> kept_special_;  // sorted
   std::vector<int32_t> ids_;
   size_t prefix_offset_ = 0;  // ids_[prefix_offset_, read_offset_) decode to prefix_text_
   size_t read_offset_ = 0;

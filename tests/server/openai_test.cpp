@@ -65,7 +65,7 @@ TEST(ChatCompletions, FieldErrorsAre400NamingTheField) {
       {{{"temperature", "hot"}}, "temperature"},
       {{{"temperature", 3.5}}, "temperature"},
       {{{"max_tokens", "ten"}}, "max_tokens"},
-      {{{"max_tokens", 0}}, "max_tokens"},
+      {{{"max_tokens", -1}}, "max_tokens"},
       {{{"top_p", 2}}, "top_p"},
       {{{"stop", 5}}, "stop"},
       {{{"stream", "yes"}}, "stream"},

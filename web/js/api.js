@@ -105,6 +105,7 @@ export async function streamChat(body, { signal, onDelta, onStart }) {
   const decoder = new TextDecoder();
   let buffer = '';
   const result = { finishReason: null, usage: null, model: null, done: false };
+  let inThink = false;
 
   const handleEvent = (data) => {
     if (data === '[DONE]') {
@@ -124,9 +125,25 @@ export async function streamChat(body, { signal, onDelta, onStart }) {
     if (chunk.model) result.model = chunk.model;
     if (chunk.usage) result.usage = chunk.usage;
     for (const choice of chunk.choices || []) {
+      // The server separates a reasoning model's thinking (reasoning_content); the transcript
+      // keeps it as a <think> block, which the renderer folds away.
+      const reasoning = choice.delta && choice.delta.reasoning_content;
+      if (reasoning) {
+        if (!inThink) onDelta('<think>');
+        inThink = true;
+        onDelta(reasoning);
+      }
       const piece = choice.delta && choice.delta.content;
-      if (piece) onDelta(piece);
-      if (choice.finish_reason) result.finishReason = choice.finish_reason;
+      if (piece) {
+        if (inThink) onDelta('</think>\n\n');
+        inThink = false;
+        onDelta(piece);
+      }
+      if (choice.finish_reason) {
+        if (inThink) onDelta('</think>');
+        inThink = false;
+        result.finishReason = choice.finish_reason;
+      }
     }
   };
 

@@ -42,6 +42,9 @@ struct GenerateOptions {
   // Report the log-probability of every prompt token (OpenAI completions' echo + logprobs) in
   // the first event's `prompt`; the whole prompt is then recomputed, not taken from the cache.
   bool prompt_logprobs = false;
+  // Special tokens whose text stays in the output (the rest are dropped): markers the server
+  // parses, such as Mistral's [TOOL_CALLS] or Llama's <|python_tag|>.
+  std::vector<std::string> keep_special_tokens;
 };
 
 enum class FinishReason { none, stop, length, cancelled };

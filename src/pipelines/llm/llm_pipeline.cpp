@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <set>
 
 #include "core/error.h"
@@ -15,6 +16,8 @@
 #include "pipelines/llm/sampler.h"
 #include "pipelines/llm/stop_strings.h"
 #include "text/chat_template.h"
+#include "text/grammar/matcher.h"
+#include "text/grammar/token_table.h"
 #include "text/tokenizer.h"
 
 namespace mofa::llm {
@@ -69,6 +72,8 @@ class TokenGeneration final : public Generation {
 
  private:
   const float* prefill();
+  int32_t sample(float* logits);
+  int32_t closing_token();
   bool finish(FinishReason why, TokenEvent* event);
 
   Pipeline& p_;
@@ -86,6 +91,15 @@ class TokenGeneration final : public Generation {
   Usage usage_;
   std::vector<std::pair<int32_t, float>> top_;
   std::vector<TokenEvent> prompt_events_;  // prompt log-probabilities, handed out once
+  // Grammar-constrained sampling (GenerateOptions::grammar): the model's token table and this
+  // generation's position in the grammar.
+  const text::TokenTable* tokens_ = nullptr;
+  std::unique_ptr<text::GrammarMatcher> matcher_;
+  std::vector<uint64_t> mask_;  // the grammar's mask without eos, under ignore_eos
+  // Near max_tokens (or the context's end) the shortest completion of the grammar is forced, so
+  // a cut answer still parses; the finish reason stays "length".
+  std::vector<int32_t> forced_;
+  bool closing_ = false;
 };
 
 class Pipeline final : public LlmPipeline {
@@ -164,6 +178,13 @@ class Pipeline final : public LlmPipeline {
 
   models::CausalLM& model() { return *model_; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  // The bytes of every token, built on the first constrained request and shared by all.
+  const text::TokenTable& token_table() {
+    std::call_once(token_table_once_, [&] {
+      token_table_ = text::TokenTable::build(*tokenizer_, model_->vocab_size(), eos_);
+    });
+    return *token_table_;
+  }
   bool is_eos(int32_t id) const {
     return std::binary_search(eos_.begin(), eos_.end(), static_cast<int64_t>(id));
   }
@@ -177,6 +198,8 @@ class Pipeline final : public LlmPipeline {
   std::unique_ptr<models::CausalLM> model_;
   int64_t context_ = 0;
   std::vector<int64_t> eos_;
+  std::once_flag token_table_once_;
+  std::shared_ptr<const text::TokenTable> token_table_;
 };
 
 TokenGeneration::TokenGeneration(Pipeline& p, KvSequence& seq, std::vector<int32_t> prompt,
@@ -191,6 +214,12 @@ TokenGeneration::TokenGeneration(Pipeline& p, KvSequence& seq, std::vector<int32
       history_(prompt_) {
   usage_.prompt_tokens = static_cast<int>(prompt_.size());
   usage_.cached_tokens = static_cast<int>(reuse);
+  for (const auto& token : options.keep_special_tokens)
+    if (auto id = p.tokenizer().token_to_id(token)) detok_.keep_special(*id);
+  if (options_.grammar) {
+    tokens_ = &p.token_table();
+    matcher_ = std::make_unique<text::GrammarMatcher>(options_.grammar);
+  }
 }
 
 const float* TokenGeneration::prefill() {
@@ -272,18 +301,24 @@ bool TokenGeneration::step(TokenEvent* event) {
   if (options_.sampling.logprobs || options_.sampling.top_logprobs > 0) {
     sampler_.top_logprobs(logits, options_.sampling.top_logprobs, &top_);
     std::vector<float> raw(logits, logits + p_.vocab_size());
-    id = sampler_.sample(logits, history_);
+    id = sample(logits);
+    if (id < 0) return finish(FinishReason::stop, event);
     event->chosen = {id, p_.token_text(id), sampler_.logprob_of(raw.data(), id)};
     for (auto& [tid, lp] : top_) event->top.push_back({tid, p_.token_text(tid), lp});
   } else {
-    id = sampler_.sample(logits, history_);
+    id = sample(logits);
   }
   if (usage_.completion_tokens == 0)
     usage_.prefill_ms = ms_since(t0);
   else
     usage_.decode_ms += ms_since(t0);
 
-  if (!options_.ignore_eos && p_.is_eos(id)) return finish(FinishReason::stop, event);
+  // With a grammar: no allowed token means the sentence is complete (eos is rejected when
+  // ignore_eos is set) or, for a grammar with no way forward, that nothing valid can follow.
+  if (id < 0) return finish(FinishReason::stop, event);
+  if (!options_.ignore_eos && p_.is_eos(id))
+    return finish(closing_ ? FinishReason::length : FinishReason::stop, event);
+  if (matcher_) matcher_->accept_token(*tokens_, id);
 
   event->id = id;
   last_ = id;
@@ -291,6 +326,9 @@ bool TokenGeneration::step(TokenEvent* event) {
   ++usage_.completion_tokens;
   event->text = stops_.push(detok_.push(id));
   if (stops_.stopped()) return finish(FinishReason::stop, event);
+  // The grammar's sentence is complete and closed: nothing more may follow.
+  if (matcher_ && !matcher_->can_continue())
+    return finish(closing_ ? FinishReason::length : FinishReason::stop, event);
   if (options_.max_tokens >= 0 && usage_.completion_tokens >= options_.max_tokens)
     return finish(FinishReason::length, event);
   // Prompt plus answer never exceed the context (the last token needs no cache slot, but
@@ -298,6 +336,56 @@ bool TokenGeneration::step(TokenEvent* event) {
   if (static_cast<int64_t>(seq_.tokens().size()) + 1 >= seq_.capacity())
     return finish(FinishReason::length, event);
   return true;
+}
+
+// The next token of the forced closing, or -1 while the answer has room to finish by itself.
+int32_t TokenGeneration::closing_token() {
+  // Tokens a single sampled token may add to the shortest completion (opening "[{" and such)
+  // before closing starts; and how close to the limit the completion is computed at all.
+  constexpr int64_t kMargin = 8, kWindow = 96;
+  if (!forced_.empty()) {
+    const int32_t id = forced_.front();
+    forced_.erase(forced_.begin());
+    if (matcher_->accepts_token(*tokens_, id)) return id;
+    forced_.clear();
+    return -1;
+  }
+  int64_t remaining = seq_.capacity() - static_cast<int64_t>(seq_.tokens().size()) - 1;
+  if (options_.max_tokens >= 0)
+    remaining = std::min<int64_t>(remaining, options_.max_tokens - usage_.completion_tokens);
+  if (remaining > kWindow) return -1;
+  const auto rest = matcher_->shortest_completion();
+  if (!rest) return -1;
+  if (rest->empty()) {
+    if (remaining > kMargin || options_.ignore_eos || tokens_->eos_ids().empty()) return -1;
+    closing_ = true;
+    return tokens_->eos_ids().front();
+  }
+  std::vector<int32_t> ids = p_.tokenize(*rest, false, false);
+  if (ids.empty() || static_cast<int64_t>(ids.size()) + kMargin < remaining) return -1;
+  closing_ = true;
+  forced_.assign(ids.begin() + 1, ids.end());
+  if (matcher_->accepts_token(*tokens_, ids.front())) return ids.front();
+  forced_.clear();
+  return -1;
+}
+
+int32_t TokenGeneration::sample(float* logits) {
+  if (!matcher_) return sampler_.sample(logits, history_);
+  if (const int32_t forced = closing_token(); forced >= 0) return forced;
+  const bool eos_ok = !options_.ignore_eos;
+  auto accepts = [&](int32_t id) {
+    if (tokens_->kind(id) == text::TokenTable::Kind::eos && !eos_ok) return false;
+    return matcher_->accepts_token(*tokens_, id);
+  };
+  auto allowed = [&]() -> const std::vector<uint64_t>& {
+    if (eos_ok) return matcher_->allowed_tokens(*tokens_);
+    mask_ = matcher_->allowed_tokens(*tokens_);
+    for (int32_t e : tokens_->eos_ids())
+      mask_[static_cast<size_t>(e) / 64] &= ~(uint64_t{1} << (e % 64));
+    return mask_;
+  };
+  return sampler_.sample_constrained(logits, history_, accepts, allowed);
 }
 
 }  // namespace

@@ -9,10 +9,10 @@ namespace mofa::llm {
 
 Sampler::Sampler(const SamplingParams& params, int64_t vocab_size)
     : p_(params), vocab_(vocab_size), counts_(static_cast<size_t>(vocab_size), 0) {
-  uint64_t seed = params.has_seed
-                      ? params.seed
-                      : static_cast<uint64_t>(
-                            std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t seed =
+      params.has_seed
+          ? params.seed
+          : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   rng_.seed(seed);
   ids_.reserve(static_cast<size_t>(vocab_size));
   probs_.reserve(static_cast<size_t>(vocab_size));
@@ -23,9 +23,9 @@ void Sampler::apply_penalties(float* logits, const std::vector<int32_t>& history
   const bool presence = p_.presence_penalty != 0.0f || p_.frequency_penalty != 0.0f;
   if (!rep && !presence) return;
   size_t n = history.size();
-  size_t from = p_.penalty_last_n < 0 ? 0
+  size_t from = p_.penalty_last_n < 0                        ? 0
                 : n > static_cast<size_t>(p_.penalty_last_n) ? n - p_.penalty_last_n
-                                                            : 0;
+                                                             : 0;
   for (size_t i = from; i < n; ++i)
     if (history[i] >= 0 && history[i] < vocab_) ++counts_[history[i]];
   for (size_t i = from; i < n; ++i) {
@@ -40,13 +40,64 @@ void Sampler::apply_penalties(float* logits, const std::vector<int32_t>& history
 
 int32_t Sampler::sample(float* logits, const std::vector<int32_t>& history) {
   apply_penalties(logits, history);
+  return pick(logits);
+}
+
+int32_t Sampler::sample_constrained(float* logits, const std::vector<int32_t>& history,
+                                    const std::function<bool(int32_t)>& accepts,
+                                    const std::function<const std::vector<uint64_t>&()>& allowed) {
+  apply_penalties(logits, history);
+  // A few cheap single-token checks first: the next-best token (greedy) or another draw from
+  // the remaining candidates (sampling: drawing again without the rejected tokens is exactly
+  // drawing from the candidates the grammar allows). Only then build the full mask.
+  constexpr size_t kTries = 16;
+  const bool greedy = p_.temperature <= 0.0f || p_.top_k == 1;
+  if (greedy) {
+    // The kTries best tokens in one pass, best first (ties keep the lower id, like argmax).
+    best_.clear();
+    for (int64_t i = 0; i < vocab_; ++i) {
+      const float l = logits[i];
+      if (best_.size() == kTries && !(l > logits[best_.back()])) continue;
+      auto at = best_.end();
+      while (at != best_.begin() && l > logits[*(at - 1)]) --at;
+      best_.insert(at, static_cast<int32_t>(i));
+      if (best_.size() > kTries) best_.pop_back();
+    }
+    for (int32_t candidate : best_)
+      if (accepts(candidate)) return candidate;
+  } else {
+    int32_t id = pick(logits);
+    for (size_t attempt = 0; attempt < kTries && id >= 0; ++attempt) {
+      if (accepts(id)) return id;
+      const size_t at = static_cast<size_t>(std::find(ids_.begin(), ids_.end(), id) - ids_.begin());
+      if (at < probs_.size()) probs_[at] = 0.0f;
+      id = draw();
+    }
+  }
+  // The same cuts and draw over the allowed tokens only (often far fewer than the vocabulary).
+  const std::vector<uint64_t>& mask = allowed();
+  allowed_ids_.clear();
+  for (size_t w = 0; w < mask.size(); ++w)
+    for (uint64_t bits = mask[w]; bits != 0; bits &= bits - 1)
+      allowed_ids_.push_back(
+          static_cast<int32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+  if (allowed_ids_.empty()) return -1;
+  return pick(logits, &allowed_ids_);
+}
+
+int32_t Sampler::pick(const float* logits, const std::vector<int32_t>* only) {
+  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
   if (p_.temperature <= 0.0f || p_.top_k == 1) {
+    if (only) return *std::min_element(only->begin(), only->end(), by_logit);
     return static_cast<int32_t>(std::max_element(logits, logits + vocab_) - logits);
   }
   // Candidates sorted by logit, cut to top_k first so the sort stays cheap.
-  ids_.resize(static_cast<size_t>(vocab_));
-  for (int64_t i = 0; i < vocab_; ++i) ids_[i] = static_cast<int32_t>(i);
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
+  if (only) {
+    ids_ = *only;
+  } else {
+    ids_.resize(static_cast<size_t>(vocab_));
+    for (int64_t i = 0; i < vocab_; ++i) ids_[i] = static_cast<int32_t>(i);
+  }
   size_t k = p_.top_k > 0 && p_.top_k < vocab_ ? static_cast<size_t>(p_.top_k) : ids_.size();
   if (k < ids_.size()) {
     std::nth_element(ids_.begin(), ids_.begin() + k, ids_.end(), by_logit);
@@ -82,18 +133,26 @@ int32_t Sampler::sample(float* logits, const std::vector<int32_t>& history) {
   ids_.resize(keep);
   probs_.resize(keep);
   // Temperature on the surviving logits.
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) {
+  for (size_t i = 0; i < keep; ++i)
     probs_[i] = std::exp((logits[ids_[i]] - max_l) / p_.temperature);
-    total += probs_[i];
-  }
+  const int32_t id = draw();
+  return id >= 0 ? id : ids_[0];
+}
+
+int32_t Sampler::draw() {
+  double total = 0;
+  for (float p : probs_) total += p;
+  if (!(total > 0)) return -1;
   std::uniform_real_distribution<double> uni(0.0, total);
   double r = uni(rng_), acc = 0;
-  for (size_t i = 0; i < keep; ++i) {
+  size_t last = 0;
+  for (size_t i = 0; i < probs_.size(); ++i) {
+    if (probs_[i] <= 0.0f) continue;
     acc += probs_[i];
+    last = i;
     if (r < acc) return ids_[i];
   }
-  return ids_[keep - 1];
+  return ids_[last];
 }
 
 static double log_sum_exp(const float* logits, int64_t n, float* max_out) {

@@ -5,6 +5,8 @@
 #include "server/ollama/routes.h"
 #include "server/openai/routes.h"
 #include "server/stream.h"
+#include "server/structured_output.h"
+#include "server/tool_calls/tool_request.h"
 
 namespace mofa::server::ollama {
 namespace {
@@ -23,12 +25,43 @@ json ollama_error_message(const HttpError& error) {
   return {{"error", error.what()}};
 }
 
+// Ollama's tool calls: arguments as an object.
+json ollama_tool_calls(const std::vector<tool_calls::ToolCall>& calls) {
+  json list = json::array();
+  for (const auto& call : calls) {
+    json arguments = json::parse(call.arguments, nullptr, false);
+    if (arguments.is_discarded()) arguments = json::object();
+    list.push_back(
+        {{"id", call.id},
+         {"function", {{"index", call.index}, {"name", call.name}, {"arguments", arguments}}}});
+  }
+  return list;
+}
+
+// `think`: a boolean, or an effort level ("low", "medium", "high") that also turns thinking on.
+// Sets the template's enable_thinking (and reasoning_effort for a level).
+void apply_think(const json& body, json* kwargs) {
+  auto it = body.find("think");
+  if (it == body.end() || it->is_null()) return;
+  if (it->is_boolean()) {
+    (*kwargs)["enable_thinking"] = it->get<bool>();
+  } else if (it->is_string() && (*it == "low" || *it == "medium" || *it == "high")) {
+    (*kwargs)["enable_thinking"] = true;
+    (*kwargs)["reasoning_effort"] = *it;
+  } else {
+    throw HttpError(
+        400, "'think' must be true, false, \"low\", \"medium\" or \"high\", got " + it->dump(),
+        "invalid_request_error", "think");
+  }
+}
+
 // Runs a prepared prompt and answers in Ollama's shape; `field` is "message" (chat) or
 // "response" (generate).
 void answer(ServerContext& context, std::shared_ptr<runtime::LoadedModel> model,
-            std::vector<int32_t> ids, const llm::GenerateOptions& options, bool stream,
-            bool chat_shape, bool with_context, const std::string& requested_name,
-            Response& response, double load_ms) {
+            std::vector<int32_t> ids, const llm::GenerateOptions& options,
+            const tool_calls::OutputParserOptions& parse, bool stream, bool chat_shape,
+            bool with_context, const std::string& requested_name, Response& response,
+            double load_ms) {
   std::vector<int32_t> prompt_ids = ids;
   auto call = std::make_shared<GenerationCall>(context, model, std::move(ids), options,
                                                chat_shape ? "messages" : "prompt");
@@ -37,17 +70,24 @@ void answer(ServerContext& context, std::shared_ptr<runtime::LoadedModel> model,
                 {"created_at", rfc3339(std::chrono::system_clock::now())},
                 {"done", done}};
   };
-  auto with_text = [chat_shape](json message, const std::string& text) {
-    if (chat_shape)
-      message["message"] = {{"role", "assistant"}, {"content", text}};
-    else
-      message["response"] = text;
+  // Content, thinking (Ollama's name for reasoning) and tool calls, in the chat message or at
+  // the top level of a generate answer.
+  auto with_text = [chat_shape](json message, const tool_calls::ParsedDelta& parsed) {
+    if (chat_shape) {
+      json m = {{"role", "assistant"}, {"content", parsed.content}};
+      if (!parsed.reasoning.empty()) m["thinking"] = parsed.reasoning;
+      if (!parsed.calls.empty()) m["tool_calls"] = ollama_tool_calls(parsed.calls);
+      message["message"] = std::move(m);
+    } else {
+      message["response"] = parsed.content;
+      if (!parsed.reasoning.empty()) message["thinking"] = parsed.reasoning;
+    }
     return message;
   };
-  auto final_message = [=](const std::string& text, llm::FinishReason finish,
+  auto final_message = [=](const tool_calls::ParsedDelta& parsed, llm::FinishReason finish,
                            const llm::Usage& usage, int64_t total_ns,
                            const std::vector<int32_t>& generated) {
-    json out = with_text(base(true), text);
+    json out = with_text(base(true), parsed);
     out["done_reason"] = finish_reason_text(finish);
     if (with_context) {
       json ctx = prompt_ids;
@@ -61,23 +101,35 @@ void answer(ServerContext& context, std::shared_ptr<runtime::LoadedModel> model,
     GenerationResult result = call->collect();
     std::vector<int32_t> generated;
     for (const auto& token : result.tokens) generated.push_back(token.id);
-    response.set_json(200, dump_json(final_message(result.text, result.finish, result.usage,
+    tool_calls::OutputParser parser(parse);
+    parser.push(result.text);
+    parser.finish();
+    tool_calls::ParsedDelta whole;
+    whole.content = parser.content();
+    whole.reasoning = parser.reasoning();
+    whole.calls = parser.calls();
+    response.set_json(200, dump_json(final_message(whole, result.finish, result.usage,
                                                    call->elapsed_ns(), generated)));
     return;
   }
   response.content_type = "application/x-ndjson";
-  response.stream = [call, base, with_text, final_message](StreamWriter& writer) {
+  response.stream = [call, base, with_text, final_message, parse](StreamWriter& writer) {
     std::vector<int32_t> generated;
+    tool_calls::OutputParser parser(parse);
     StreamCallbacks callbacks;
     callbacks.on_token = [&](const llm::TokenEvent& token) {
       std::vector<json> out;
       if (token.id >= 0) generated.push_back(token.id);
-      if (!token.text.empty()) out.push_back(with_text(base(false), token.text));
+      const auto parsed = parser.push(token.text);
+      if (!parsed.empty()) out.push_back(with_text(base(false), parsed));
       return out;
     };
     callbacks.on_done = [&](const runtime::StreamEvent& done) {
-      return std::vector<json>{
-          final_message("", done.finish, done.usage, call->elapsed_ns(), generated)};
+      std::vector<json> out;
+      const auto parsed = parser.finish();
+      if (!parsed.empty()) out.push_back(with_text(base(false), parsed));
+      out.push_back(final_message({}, done.finish, done.usage, call->elapsed_ns(), generated));
+      return out;
     };
     callbacks.on_error = ollama_error_message;
     pump_stream(writer, *call, StreamFormat::ndjson, {}, callbacks);
@@ -114,8 +166,8 @@ void chat(ServerContext& context, const Request& request, Response& response) {
   const std::string name = model_field(body);
   if (name.empty()) throw HttpError(400, "model is required", "invalid_request_error", "model");
   const auto keep_alive = parse_keep_alive_field(body);
-  const llm::GenerateOptions options = parse_options(body);
-  check_format(body);
+  llm::GenerateOptions options = parse_options(body);
+  apply_ollama_format(body, request.body, &options);
   const bool stream = parse_stream(body);
   auto messages_it = body.find("messages");
   if (messages_it == body.end() || messages_it->is_null() ||
@@ -132,10 +184,9 @@ void chat(ServerContext& context, const Request& request, Response& response) {
     messages.push_back(message);
   }
   messages = openai::normalize_messages(messages);
-  json tools = json::array();
-  if (auto it = body.find("tools"); it != body.end() && it->is_array()) tools = *it;
+  const tool_calls::ToolRequest tool_request = tool_calls::parse_ollama_tool_request(body);
   json kwargs = json::object();
-  if (auto think = opt_bool(body, "think")) kwargs["enable_thinking"] = *think;
+  apply_think(body, &kwargs);
 
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_loaded = context.models->is_loaded(context.models->resolve(name).id);
@@ -144,9 +195,14 @@ void chat(ServerContext& context, const Request& request, Response& response) {
       was_loaded ? 0.0
                  : std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                        .count();
-  const std::string prompt = model->pipeline->apply_chat_template(messages, tools, true, kwargs);
+  const std::string prompt =
+      tool_calls::render_chat_prompt(*model->pipeline, messages, tool_request, kwargs);
+  const auto parse =
+      tool_calls::output_parser_options(model->pipeline->model_type(), prompt, tool_request);
+  options.keep_special_tokens = tool_calls::tool_call_special_tokens(parse.format);
   auto ids = model->pipeline->tokenize(prompt, false, true);
-  answer(context, model, std::move(ids), options, stream, true, false, name, response, load_ms);
+  answer(context, model, std::move(ids), options, parse, stream, true, false, name, response,
+         load_ms);
 }
 
 void generate(ServerContext& context, const Request& request, Response& response) {
@@ -154,8 +210,8 @@ void generate(ServerContext& context, const Request& request, Response& response
   const std::string name = model_field(body);
   if (name.empty()) throw HttpError(400, "model is required", "invalid_request_error", "model");
   const auto keep_alive = parse_keep_alive_field(body);
-  const llm::GenerateOptions options = parse_options(body);
-  check_format(body);
+  llm::GenerateOptions options = parse_options(body);
+  apply_ollama_format(body, request.body, &options);
   const bool stream = parse_stream(body);
   const std::string prompt = opt_string(body, "prompt").value_or("");
   const std::string system = opt_string(body, "system").value_or("");
@@ -174,7 +230,7 @@ void generate(ServerContext& context, const Request& request, Response& response
     return;
   }
   json kwargs = json::object();
-  if (auto think = opt_bool(body, "think")) kwargs["enable_thinking"] = *think;
+  apply_think(body, &kwargs);
 
   const auto t0 = std::chrono::steady_clock::now();
   const bool was_loaded = context.models->is_loaded(context.models->resolve(name).id);
@@ -184,6 +240,7 @@ void generate(ServerContext& context, const Request& request, Response& response
                  : std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                        .count();
   std::vector<int32_t> ids;
+  std::string prompt_text;  // the formatted prompt, which says whether reasoning is open
   // "context" from a previous answer continues that conversation.
   if (auto ctx = body.find("context"); ctx != body.end() && ctx->is_array()) {
     for (const auto& id : *ctx) {
@@ -201,12 +258,16 @@ void generate(ServerContext& context, const Request& request, Response& response
     json messages = json::array();
     if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
     messages.push_back({{"role", "user"}, {"content", prompt}});
-    const std::string text =
-        model->pipeline->apply_chat_template(messages, json::array(), true, kwargs);
-    auto more = model->pipeline->tokenize(text, false, true);
+    prompt_text = model->pipeline->apply_chat_template(messages, json::array(), true, kwargs);
+    auto more = model->pipeline->tokenize(prompt_text, false, true);
     ids.insert(ids.end(), more.begin(), more.end());
   }
-  answer(context, model, std::move(ids), options, stream, false, true, name, response, load_ms);
+  // Raw prompts are the client's own format: the answer is passed through untouched.
+  auto parse = tool_calls::output_parser_options(model->pipeline->model_type(), prompt_text,
+                                                 tool_calls::ToolRequest());
+  parse.reasoning = !raw;
+  answer(context, model, std::move(ids), options, parse, stream, false, true, name, response,
+         load_ms);
 }
 
 }  // namespace mofa::server::ollama

@@ -99,14 +99,6 @@ std::optional<std::chrono::seconds> parse_keep_alive_field(const json& body) {
   }
 }
 
-void check_format(const json& body) {
-  auto it = body.find("format");
-  if (it == body.end() || it->is_null()) return;
-  if (it->is_object() || (it->is_string() && (*it == "json" || *it == ""))) return;
-  throw HttpError(400, "'format' must be \"json\" or a JSON schema object, got " + it->dump(),
-                  "invalid_request_error", "format");
-}
-
 bool parse_stream(const json& body) {
   return opt_bool(body, "stream").value_or(true);
 }

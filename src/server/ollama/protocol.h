@@ -22,8 +22,6 @@ llm::GenerateOptions parse_options(const json& body);
 // keep_alive as a duration; nullopt when absent. Throws HttpError 400.
 std::optional<std::chrono::seconds> parse_keep_alive_field(const json& body);
 
-// Checks `format` ("json" or a JSON schema object); throws HttpError 400 for other values.
-void check_format(const json& body);
 
 // `stream`, defaulting to true as in Ollama.
 bool parse_stream(const json& body);

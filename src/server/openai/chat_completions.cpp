@@ -6,6 +6,8 @@
 #include "server/openai/protocol.h"
 #include "server/openai/routes.h"
 #include "server/stream.h"
+#include "server/structured_output.h"
+#include "server/tool_calls/tool_request.h"
 
 namespace mofa::server::openai {
 
@@ -72,10 +74,58 @@ json normalize_messages(const json& messages) {
                           content_it->type_name(),
                       "invalid_request_error", where + ".content");
     }
+    tool_calls::normalize_tool_calls(&normalized, where);
     out.push_back(std::move(normalized));
   }
   return out;
 }
+
+namespace {
+
+// The answer's message: content (null when the answer is only calls), reasoning_content when
+// the model reasoned, tool_calls with arguments as a JSON string.
+json assistant_message(const tool_calls::OutputParser& parser) {
+  json message = {{"role", "assistant"}};
+  const bool calls = !parser.calls().empty();
+  message["content"] = calls && parser.content().empty() ? json(nullptr) : json(parser.content());
+  if (!parser.reasoning().empty()) message["reasoning_content"] = parser.reasoning();
+  if (calls) {
+    json list = json::array();
+    for (const auto& call : parser.calls()) {
+      list.push_back({{"id", call.id},
+                      {"type", "function"},
+                      {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    }
+    message["tool_calls"] = std::move(list);
+  }
+  return message;
+}
+
+// "tool_calls" once the model called a tool, else "stop" / "length".
+json chat_finish_reason(llm::FinishReason finish, size_t calls) {
+  if (calls > 0 && finish != llm::FinishReason::cancelled) return "tool_calls";
+  return finish_reason_text(finish);
+}
+
+// Stream deltas as OpenAI sends them: reasoning and content pieces, and for each call a first
+// delta with its index, id, type and name (arguments ""), then one with the arguments.
+std::vector<json> delta_messages(const tool_calls::ParsedDelta& parsed) {
+  std::vector<json> out;
+  if (!parsed.reasoning.empty()) out.push_back({{"reasoning_content", parsed.reasoning}});
+  if (!parsed.content.empty()) out.push_back({{"content", parsed.content}});
+  for (const auto& call : parsed.calls) {
+    out.push_back(
+        {{"tool_calls", json::array({{{"index", call.index},
+                                      {"id", call.id},
+                                      {"type", "function"},
+                                      {"function", {{"name", call.name}, {"arguments", ""}}}}})}});
+    out.push_back({{"tool_calls", json::array({{{"index", call.index},
+                                                {"function", {{"arguments", call.arguments}}}}})}});
+  }
+  return out;
+}
+
+}  // namespace
 
 void chat_completions(ServerContext& context, const Request& request, Response& response) {
   const json body = parse_json_object(request.body);
@@ -93,13 +143,17 @@ void chat_completions(ServerContext& context, const Request& request, Response& 
     options.sampling.top_logprobs = static_cast<int>(*top);
   }
   options.sampling.logprobs = logprobs;
-  json tools = json::array();
-  if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
-    if (!it->is_array()) {
-      throw HttpError(400, std::string("'tools' must be a list, got ") + it->type_name(),
-                      "invalid_request_error", "tools");
+  const tool_calls::ToolRequest tool_request = tool_calls::parse_openai_tool_request(body);
+  // llama.cpp's reasoning_format: "none" leaves <think> blocks in the content.
+  bool split_reasoning = true;
+  if (auto format = opt_string(body, "reasoning_format")) {
+    if (*format != "none" && *format != "auto" && *format != "deepseek") {
+      throw HttpError(
+          400,
+          "'reasoning_format' must be \"auto\", \"deepseek\" or \"none\", got \"" + *format + "\"",
+          "invalid_request_error", "reasoning_format");
     }
-    tools = *it;
+    split_reasoning = *format != "none";
   }
   json kwargs = json::object();
   if (auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
@@ -109,17 +163,19 @@ void chat_completions(ServerContext& context, const Request& request, Response& 
     }
     kwargs = *it;
   }
-  if (auto it = body.find("response_format"); it != body.end() && !it->is_null()) {
-    if (!it->is_object() || it->value("type", "") != "text") {
-      throw HttpError(400,
-                      "'response_format' other than {\"type\": \"text\"} is not supported: "
-                      "constrained decoding is not implemented",
-                      "invalid_request_error", "response_format", "unsupported");
-    }
-  }
+  apply_openai_structured_output(body, request.body, &options);
 
   auto model = context.acquire(model_name);
-  const std::string prompt = model->pipeline->apply_chat_template(messages, tools, true, kwargs);
+  const std::string prompt =
+      tool_calls::render_chat_prompt(*model->pipeline, messages, tool_request, kwargs);
+  auto parser_options =
+      tool_calls::output_parser_options(model->pipeline->model_type(), prompt, tool_request);
+  parser_options.reasoning = split_reasoning;
+  options.keep_special_tokens = tool_calls::tool_call_special_tokens(parser_options.format);
+  if (auto grammar = tool_calls::tool_call_grammar(tool_request, parser_options.format,
+                                                   parser_options.starts_in_reasoning)) {
+    options.grammar = std::move(grammar);
+  }
   auto ids = model->pipeline->tokenize(prompt, false, true);
   auto call = std::make_shared<GenerationCall>(context, model, std::move(ids), options, "messages");
 
@@ -129,10 +185,13 @@ void chat_completions(ServerContext& context, const Request& request, Response& 
 
   if (!stream.stream) {
     GenerationResult result = call->collect();
+    tool_calls::OutputParser parser(parser_options);
+    parser.push(result.text);
+    parser.finish();
     json choice = {{"index", 0},
-                   {"message", {{"role", "assistant"}, {"content", result.text}}},
+                   {"message", assistant_message(parser)},
                    {"logprobs", logprobs ? chat_logprobs_json(result.tokens) : json(nullptr)},
-                   {"finish_reason", finish_reason_text(result.finish)}};
+                   {"finish_reason", chat_finish_reason(result.finish, parser.calls().size())}};
     json out = {{"id", id},
                 {"object", "chat.completion"},
                 {"created", created},
@@ -146,8 +205,9 @@ void chat_completions(ServerContext& context, const Request& request, Response& 
 
   response.content_type = "text/event-stream";
   response.headers["Cache-Control"] = "no-cache";
-  response.stream = [call, id, created, model_id, logprobs,
+  response.stream = [call, id, created, model_id, logprobs, parser_options,
                      include_usage = stream.include_usage](StreamWriter& writer) {
+    tool_calls::OutputParser parser(parser_options);
     auto chunk = [&](json delta, json finish, json logprob) {
       json c = {{"id", id},
                 {"object", "chat.completion.chunk"},
@@ -165,16 +225,23 @@ void chat_completions(ServerContext& context, const Request& request, Response& 
     callbacks.on_token = [&](const llm::TokenEvent& token) {
       std::vector<json> out;
       const bool has_logprob = logprobs && token.id >= 0;
-      if (token.text.empty() && !has_logprob) return out;
       json lp = has_logprob ? json{{"content", json::array({chat_logprob_entry(token)})},
                                    {"refusal", nullptr}}
                             : json(nullptr);
-      out.push_back(chunk({{"content", token.text}}, nullptr, std::move(lp)));
+      auto deltas = delta_messages(parser.push(token.text));
+      if (deltas.empty() && has_logprob) deltas.push_back({{"content", ""}});
+      for (auto& delta : deltas) {
+        out.push_back(chunk(std::move(delta), nullptr, std::move(lp)));
+        lp = nullptr;
+      }
       return out;
     };
     callbacks.on_done = [&](const runtime::StreamEvent& done) {
       std::vector<json> out;
-      out.push_back(chunk(json::object(), finish_reason_text(done.finish), nullptr));
+      for (auto& delta : delta_messages(parser.finish()))
+        out.push_back(chunk(std::move(delta), nullptr, nullptr));
+      out.push_back(
+          chunk(json::object(), chat_finish_reason(done.finish, parser.calls().size()), nullptr));
       if (include_usage) {
         out.push_back({{"id", id},
                        {"object", "chat.completion.chunk"},

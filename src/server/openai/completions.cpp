@@ -6,6 +6,7 @@
 #include "server/openai/protocol.h"
 #include "server/openai/routes.h"
 #include "server/stream.h"
+#include "server/structured_output.h"
 
 namespace mofa::server::openai {
 namespace {
@@ -77,6 +78,7 @@ void completions(ServerContext& context, const Request& request, Response& respo
   }
   // echo + logprobs scores the prompt too (lm-eval-harness style, often with max_tokens 0).
   options.prompt_logprobs = echo && logprobs >= 0;
+  apply_openai_structured_output(body, request.body, &options);
   if (auto suffix = opt_string(body, "suffix"); suffix && !suffix->empty()) {
     throw HttpError(400, "'suffix' (fill-in-the-middle) is not supported", "invalid_request_error",
                     "suffix", "unsupported");
