@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "text/base64.h"
 #include "text/precompiled_charsmap.h"
 #include "text/unicode.h"
 
@@ -229,9 +230,10 @@ std::unique_ptr<Normalizer> normalizer_from_json(const json& j, const std::strin
       const auto& blob = j.at("precompiled_charsmap");
       if (blob.is_null()) return nullptr;
       const auto field = where + ".precompiled_charsmap";
-      auto bytes = base64_decode(blob.get<std::string>(), field);
-      if (bytes.empty()) return nullptr;
-      return std::make_unique<PrecompiledNormalizer>(PrecompiledCharsmap(bytes, field));
+      auto bytes = base64_decode(blob.get<std::string>());
+      if (!bytes) throw InvalidInput(field + " is not valid base64");
+      if (bytes->empty()) return nullptr;
+      return std::make_unique<PrecompiledNormalizer>(PrecompiledCharsmap(*bytes, field));
     }
     if (type == "Sequence") {
       std::vector<std::unique_ptr<Normalizer>> items;

@@ -32,38 +32,7 @@ uint32_t read_le32(std::string_view b, size_t at) {
   return byte(0) | (byte(1) << 8) | (byte(2) << 16) | (byte(3) << 24);
 }
 
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
-
-std::string base64_decode(std::string_view s, const std::string& where) {
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  if (s.size() % 4 == 1) throw InvalidInput(where + " is not valid base64 (bad length)");
-  std::string out;
-  out.reserve(s.size() / 4 * 3 + 2);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    int v = base64_value(s[i]);
-    if (v < 0) {
-      throw InvalidInput(where + " is not valid base64 (character " + std::to_string(i) + ")");
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return out;
-}
 
 PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob, const std::string& where) {
   if (blob.size() < 4) throw InvalidInput(where + " is too short to hold the trie size");

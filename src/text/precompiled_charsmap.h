@@ -31,8 +31,4 @@ class PrecompiledCharsmap {
   std::string replacements_;
 };
 
-// Decodes standard base64 (padding optional, no whitespace); InvalidInput naming `where` when `s`
-// is not base64.
-std::string base64_decode(std::string_view s, const std::string& where);
-
 }  // namespace mofa::text

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "text/base64.h"
 
 namespace mofa::text {
 namespace {
@@ -33,38 +34,6 @@ const std::array<std::string, 256>& byte_spelling() {
     return t;
   }();
   return table;
-}
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-bool base64_decode(std::string_view in, std::string& out) {
-  out.clear();
-  if (in.empty() || in.size() % 4 != 0) return false;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '=') {
-      // Padding only at the end: one or two characters.
-      if (i + 2 < in.size() || (i + 1 < in.size() && in[i + 1] != '=')) return false;
-      break;
-    }
-    const int v = base64_value(in[i]);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  return !out.empty();
 }
 
 // Splits UTF-8 text into its code points' byte ranges (byte-level words hold only code points of
@@ -121,8 +90,10 @@ std::unique_ptr<TiktokenModel> TiktokenModel::parse(std::string_view text,
     const std::string at = where + " line " + std::to_string(line_no);
     const size_t sp = line.find(' ');
     if (sp == std::string_view::npos) throw InvalidInput(at + ": expected '<base64 token> <rank>'");
-    if (!base64_decode(line.substr(0, sp), raw))
+    auto decoded = base64_decode(line.substr(0, sp));
+    if (!decoded || decoded->empty())
       throw InvalidInput(at + ": '" + std::string(line.substr(0, sp)) + "' is not base64");
+    raw = std::move(*decoded);
     int64_t rank = 0;
     std::string_view r = line.substr(sp + 1);
     if (r.empty() || r.size() > 9) throw InvalidInput(at + ": bad rank");
@@ -206,8 +177,7 @@ bool looks_like_tiktoken(std::string_view head) {
   std::string_view line = head.substr(0, nl);
   const size_t sp = line.find(' ');
   if (sp == std::string_view::npos || sp == 0 || sp + 1 >= line.size()) return false;
-  for (char c : line.substr(0, sp))
-    if (base64_value(c) < 0 && c != '=') return false;
+  if (!base64_decode(line.substr(0, sp))) return false;
   for (char c : line.substr(sp + 1))
     if ((c < '0' || c > '9') && c != '\r') return false;
   return true;
