@@ -3,7 +3,8 @@
 // Sends streamed requests to a running mofa-server and compares what the client sees with the
 // engine's own timings for the same requests (Ollama's prompt_eval_duration / eval_duration,
 // measured inside the inference thread). Both routes are measured: Ollama NDJSON (/api/generate)
-// and OpenAI SSE (/v1/completions, compared with the engine timings of the Ollama runs).
+// and OpenAI SSE (/v1/completions, compared with the engine timings of the Ollama runs). Every
+// request's prompt starts differently, so none is served from the KV cache of the one before.
 //
 // Usage: node bench/server_overhead.mjs --url http://127.0.0.1:8090 --model ID [--reps 5]
 //        [--tokens 128] [--prompt "short prompt"]
@@ -36,12 +37,16 @@ async function readLines(response, onLine) {
   }
 }
 
+let requestNo = 0;
+// "Request N: <prompt>": the first tokens differ, so each prompt is prefilled in full.
+const freshPrompt = () => `Request ${(requestNo += 1)}: ${prompt}`;
+
 async function ollamaRun() {
   const t0 = now();
   const r = await fetch(`${url}/api/generate`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model, prompt, raw: true, stream: true, options: { num_predict: tokens, temperature: 0 } }),
+    body: JSON.stringify({ model, prompt: freshPrompt(), raw: true, stream: true, options: { num_predict: tokens, temperature: 0 } }),
   });
   let first = 0;
   let last = 0;
@@ -69,7 +74,7 @@ async function openaiRun() {
   const r = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model, prompt, stream: true, max_tokens: tokens, temperature: 0, ignore_eos: true }),
+    body: JSON.stringify({ model, prompt: freshPrompt(), stream: true, max_tokens: tokens, temperature: 0, ignore_eos: true }),
   });
   let first = 0;
   let last = 0;

@@ -1,5 +1,5 @@
-#include "runtime/bundled_model.h"
 #include "runtime/model_manager.h"
+#include "runtime/bundled_model.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -198,15 +198,18 @@ void ModelManager::make_room_locked(uint64_t needed) {
 
 std::shared_ptr<LoadedModel> ModelManager::acquire(const std::string& name,
                                                    std::optional<std::chrono::seconds> keep_alive) {
-  const ModelEntry entry = resolve(name);
-  auto lookup = [&]() -> std::shared_ptr<LoadedModel> {
+  auto lookup_id = [&](const std::string& id) -> std::shared_ptr<LoadedModel> {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = loaded_.find(entry.id);
+    auto it = loaded_.find(id);
     if (it == loaded_.end()) return nullptr;
     it->second.last_used = std::chrono::steady_clock::now();
     if (keep_alive) it->second.keep_alive = *keep_alive;
     return it->second.model;
   };
+  // A loaded model named by its id needs no look at the disk (every request names one).
+  if (auto model = lookup_id(name)) return model;
+  const ModelEntry entry = resolve(name);
+  auto lookup = [&] { return lookup_id(entry.id); };
   if (auto model = lookup()) return model;
   std::lock_guard<std::mutex> load_lock(load_mutex_);
   if (auto model = lookup()) return model;

@@ -189,7 +189,8 @@ void chat(ServerContext& context, const Request& request, Response& response) {
   apply_think(body, &kwargs);
 
   const auto t0 = std::chrono::steady_clock::now();
-  const bool was_loaded = context.models->is_loaded(context.models->resolve(name).id);
+  const bool was_loaded = context.models->is_loaded(name) ||
+                          context.models->is_loaded(context.models->resolve(name).id);
   auto model = context.acquire(name, keep_alive);
   const double load_ms =
       was_loaded ? 0.0
@@ -233,7 +234,8 @@ void generate(ServerContext& context, const Request& request, Response& response
   apply_think(body, &kwargs);
 
   const auto t0 = std::chrono::steady_clock::now();
-  const bool was_loaded = context.models->is_loaded(context.models->resolve(name).id);
+  const bool was_loaded = context.models->is_loaded(name) ||
+                          context.models->is_loaded(context.models->resolve(name).id);
   auto model = context.acquire(name, keep_alive);
   const double load_ms =
       was_loaded ? 0.0
