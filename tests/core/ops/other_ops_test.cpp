@@ -154,7 +154,14 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, Attention,
     ::testing::Values(AttnCase{1, 37, 6, 2, 64, 0}, AttnCase{9, 0, 4, 4, 40, 0},
                       AttnCase{70, 100, 6, 2, 64, 16}, AttnCase{130, 0, 2, 1, 128, 0},
-                      AttnCase{1, 300, 14, 2, 64, 32}, AttnCase{5, 3, 8, 1, 17, 4}));
+                      AttnCase{1, 300, 14, 2, 64, 32}, AttnCase{5, 3, 8, 1, 17, 4},
+                      // Decode and prefill over a cache, group sizes 1, 2 and 7, head_dim 64,
+                      // 128 and odd ones, windows, key counts off the kernel's 64-key tiles.
+                      AttnCase{1, 200, 7, 1, 64, 0}, AttnCase{1, 129, 4, 2, 128, 0},
+                      AttnCase{1, 90, 3, 3, 33, 0}, AttnCase{33, 70, 3, 3, 64, 0},
+                      AttnCase{20, 150, 14, 2, 128, 0}, AttnCase{17, 65, 8, 4, 17, 0},
+                      AttnCase{11, 90, 7, 1, 33, 20}, AttnCase{3, 1000, 14, 2, 64, 100},
+                      AttnCase{40, 7, 14, 2, 64, 300}, AttnCase{1, 77, 8, 2, 64, 0}));
 
 TEST(AttentionOp, RejectsBadShapes) {
   Tensor out;

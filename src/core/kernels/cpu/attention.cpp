@@ -1,5 +1,9 @@
-// Causal GQA attention, flash style: each (query row, head) task streams its visible keys in
-// tiles of kTile, keeping a running max and sum (online softmax), so no score matrix is stored.
+// Causal GQA attention, flash style. One task serves every query that shares a KV head: a block
+// of query rows times the heads of one GQA group (or a slice of it when there are more threads
+// than groups). Each K/V row is read once per task instead of once per query head, and scores are
+// computed with queries across SIMD lanes (q transposed into [head_dim, queries]), so a key costs
+// head_dim broadcast FMAs and no horizontal reduction. Keys stream in tiles of kTile with a
+// running max and sum per query (online softmax), so no score matrix is stored.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -14,87 +18,287 @@
 #include "core/kernels/cpu/cpu_kernels.h"
 #include "core/thread_pool.h"
 
+// foreach_target re-includes this file once per target; these types are defined once.
+#ifndef MOFA_CPU_ATTENTION_SHARED
+#define MOFA_CPU_ATTENTION_SHARED
+namespace mofa::kernels::cpu {
+
+constexpr int64_t kTile = 64;  // keys per online-softmax step
+
+// How the work is cut into tasks; shared by every SIMD target.
+struct AttentionPlan {
+  int64_t group = 1;     // query heads per KV head
+  int64_t heads = 1;     // query heads per task (a slice of the group)
+  int64_t n_slices = 1;  // ceil(group / heads)
+  int64_t rows = 1;      // query rows per task
+  int64_t n_blocks = 1;  // ceil(m / rows)
+  int64_t n_tasks = 1;   // n_kv_heads * n_slices * n_blocks
+  int64_t q_stride = 8;  // queries per task rounded up to a whole number of vectors (>= 8)
+};
+
+// Per-thread scratch, grown on first use and kept.
+struct AttentionScratch {
+  std::vector<float> qt, score, acc, stats;
+};
+
+}  // namespace mofa::kernels::cpu
+#endif  // MOFA_CPU_ATTENTION_SHARED
+
 HWY_BEFORE_NAMESPACE();
 namespace mofa::kernels::cpu {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr int64_t kTile = 64;
+constexpr int64_t kKeys = 8;     // keys scored together (independent FMA chains)
+constexpr int64_t kQueries = 8;  // queries accumulated together into V
 
-HWY_INLINE float Dot(const float* a, const float* b, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  auto s0 = hn::Zero(d), s1 = hn::Zero(d);
-  int64_t i = 0;
-  for (; i + 2 * N <= n; i += 2 * N) {
-    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
-  }
-  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
-  float s = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+int64_t Lanes() {
+  return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
 }
 
-// acc[0..n) = acc * keep + p * v.
-HWY_INLINE void ScaleAdd(float* acc, float keep, float p, const float* v, int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  const auto vk = hn::Set(d, keep), vp = hn::Set(d, p);
-  int64_t i = 0;
-  for (; i + N <= n; i += N)
-    hn::StoreU(hn::MulAdd(vp, hn::LoadU(d, v + i), hn::Mul(vk, hn::LoadU(d, acc + i))), d, acc + i);
-  for (; i < n; ++i) acc[i] = acc[i] * keep + p * v[i];
-}
-
-// Tasks [b, e) of m * n_heads; slot s = k * n_heads + head visits rows 0, m-1, 1, m-2, ... so
-// that contiguous chunks of causal work cost about the same. acc is head_dim floats of scratch.
-void AttendTasks(const AttentionArgs& a, int64_t b, int64_t e, float* acc) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t group = a.n_heads / a.n_kv_heads, hd = a.head_dim;
-  HWY_ALIGN float score[kTile];
-  for (int64_t slot = b; slot < e; ++slot) {
-    const int64_t k_row = slot / a.n_heads, h = slot % a.n_heads;
-    const int64_t i = k_row % 2 == 0 ? k_row / 2 : a.m - 1 - k_row / 2;
-    const int64_t task = i * a.n_heads + h;
-    const int64_t pos = a.n_past + i;
-    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
-    const float* q = a.q + task * hd;
-    const float* k = a.k + (h / group) * a.capacity * hd;
-    const float* v = a.v + (h / group) * a.capacity * hd;
-    std::fill(acc, acc + hd, 0.0f);
-    float mx = -HUGE_VALF, sum = 0.0f;
-    for (int64_t t0 = lo; t0 <= pos; t0 += kTile) {
-      const int64_t nt = std::min<int64_t>(kTile, pos + 1 - t0);
-      float tmax = -HUGE_VALF;
-      for (int64_t t = 0; t < nt; ++t) {
-        score[t] = Dot(q, k + (t0 + t) * hd, hd) * a.scale;
-        tmax = std::max(tmax, score[t]);
-      }
-      const float new_mx = std::max(mx, tmax);
-      const float keep = std::exp(mx - new_mx);
-      mx = new_mx;
-      int64_t t = 0;
-      const auto vmx = hn::Set(d, mx);
-      auto vsum = hn::Zero(d);
-      for (; t + N <= nt; t += N) {
-        const auto p = hn::Exp(d, hn::Sub(hn::Load(d, score + t), vmx));
-        hn::Store(p, d, score + t);
-        vsum = hn::Add(vsum, p);
-      }
-      float tsum = hn::GetLane(hn::SumOfLanes(d, vsum));
-      for (; t < nt; ++t) {
-        score[t] = std::exp(score[t] - mx);
-        tsum += score[t];
-      }
-      sum = sum * keep + tsum;
-      ScaleAdd(acc, keep, score[0], v + t0 * hd, hd);
-      for (t = 1; t < nt; ++t) ScaleAdd(acc, 1.0f, score[t], v + (t0 + t) * hd, hd);
+// score[t * qs + j] for keys t of the tile and the query vector at column j0 (Lanes(d)):
+// sum over c of k[t][c] * qt[c][j]. qt is [hd, qs], already scaled.
+template <class D>
+HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT k, int64_t nt, int64_t hd,
+                          const float* HWY_RESTRICT qt, int64_t qs, int64_t j0,
+                          float* HWY_RESTRICT score) {
+  int64_t t = 0;
+  for (; t + kKeys <= nt; t += kKeys) {
+    const float* kr = k + t * hd;
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+    auto s4 = hn::Zero(d), s5 = hn::Zero(d), s6 = hn::Zero(d), s7 = hn::Zero(d);
+    for (int64_t c = 0; c < hd; ++c) {
+      const auto q = hn::LoadU(d, qt + c * qs + j0);
+      s0 = hn::MulAdd(hn::Set(d, kr[c]), q, s0);
+      s1 = hn::MulAdd(hn::Set(d, kr[hd + c]), q, s1);
+      s2 = hn::MulAdd(hn::Set(d, kr[2 * hd + c]), q, s2);
+      s3 = hn::MulAdd(hn::Set(d, kr[3 * hd + c]), q, s3);
+      s4 = hn::MulAdd(hn::Set(d, kr[4 * hd + c]), q, s4);
+      s5 = hn::MulAdd(hn::Set(d, kr[5 * hd + c]), q, s5);
+      s6 = hn::MulAdd(hn::Set(d, kr[6 * hd + c]), q, s6);
+      s7 = hn::MulAdd(hn::Set(d, kr[7 * hd + c]), q, s7);
     }
-    float* o = a.out + task * hd;
-    const float inv = 1.0f / sum;
-    for (int64_t c = 0; c < hd; ++c) o[c] = acc[c] * inv;
+    float* s = score + t * qs + j0;
+    hn::StoreU(s0, d, s);
+    hn::StoreU(s1, d, s + qs);
+    hn::StoreU(s2, d, s + 2 * qs);
+    hn::StoreU(s3, d, s + 3 * qs);
+    hn::StoreU(s4, d, s + 4 * qs);
+    hn::StoreU(s5, d, s + 5 * qs);
+    hn::StoreU(s6, d, s + 6 * qs);
+    hn::StoreU(s7, d, s + 7 * qs);
+  }
+  for (; t < nt; ++t) {
+    const float* kr = k + t * hd;
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d);
+    int64_t c = 0;
+    for (; c + 2 <= hd; c += 2) {
+      s0 = hn::MulAdd(hn::Set(d, kr[c]), hn::LoadU(d, qt + c * qs + j0), s0);
+      s1 = hn::MulAdd(hn::Set(d, kr[c + 1]), hn::LoadU(d, qt + (c + 1) * qs + j0), s1);
+    }
+    if (c < hd) s0 = hn::MulAdd(hn::Set(d, kr[c]), hn::LoadU(d, qt + c * qs + j0), s0);
+    hn::StoreU(hn::Add(s0, s1), d, score + t * qs + j0);
+  }
+}
+
+// acc[j][c] += sum over t of p[t][j] * v[t][c] for the kQ queries from column j0 (kQ is 1, 2, 4
+// or 8, so a decode step of one or two heads per KV head does not pay for eight).
+template <int kQ>
+HWY_INLINE void AccumulateTile(const float* HWY_RESTRICT v, int64_t nt, int64_t hd,
+                               const float* HWY_RESTRICT p, int64_t qs, int64_t j0,
+                               float* HWY_RESTRICT acc) {
+  static_assert(kQ == 1 || kQ == 2 || kQ == 4 || kQ == 8);
+  const hn::ScalableTag<float> d;
+  const int64_t N = Lanes();
+  float* a = acc + j0 * hd;
+  const float* pj = p + j0;
+  int64_t c = 0;
+  for (; c + N <= hd; c += N) {
+    auto a0 = hn::LoadU(d, a + c), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    if constexpr (kQ >= 2) a1 = hn::LoadU(d, a + hd + c);
+    if constexpr (kQ >= 4) {
+      a2 = hn::LoadU(d, a + 2 * hd + c);
+      a3 = hn::LoadU(d, a + 3 * hd + c);
+    }
+    if constexpr (kQ >= 8) {
+      a4 = hn::LoadU(d, a + 4 * hd + c);
+      a5 = hn::LoadU(d, a + 5 * hd + c);
+      a6 = hn::LoadU(d, a + 6 * hd + c);
+      a7 = hn::LoadU(d, a + 7 * hd + c);
+    }
+    for (int64_t t = 0; t < nt; ++t) {
+      const auto x = hn::LoadU(d, v + t * hd + c);
+      const float* pt = pj + t * qs;
+      a0 = hn::MulAdd(hn::Set(d, pt[0]), x, a0);
+      if constexpr (kQ >= 2) a1 = hn::MulAdd(hn::Set(d, pt[1]), x, a1);
+      if constexpr (kQ >= 4) {
+        a2 = hn::MulAdd(hn::Set(d, pt[2]), x, a2);
+        a3 = hn::MulAdd(hn::Set(d, pt[3]), x, a3);
+      }
+      if constexpr (kQ >= 8) {
+        a4 = hn::MulAdd(hn::Set(d, pt[4]), x, a4);
+        a5 = hn::MulAdd(hn::Set(d, pt[5]), x, a5);
+        a6 = hn::MulAdd(hn::Set(d, pt[6]), x, a6);
+        a7 = hn::MulAdd(hn::Set(d, pt[7]), x, a7);
+      }
+    }
+    hn::StoreU(a0, d, a + c);
+    if constexpr (kQ >= 2) hn::StoreU(a1, d, a + hd + c);
+    if constexpr (kQ >= 4) {
+      hn::StoreU(a2, d, a + 2 * hd + c);
+      hn::StoreU(a3, d, a + 3 * hd + c);
+    }
+    if constexpr (kQ >= 8) {
+      hn::StoreU(a4, d, a + 4 * hd + c);
+      hn::StoreU(a5, d, a + 5 * hd + c);
+      hn::StoreU(a6, d, a + 6 * hd + c);
+      hn::StoreU(a7, d, a + 7 * hd + c);
+    }
+  }
+  for (; c < hd; ++c) {  // head_dim not a multiple of the vector length
+    for (int64_t j = 0; j < kQ; ++j) {
+      float s = a[j * hd + c];
+      for (int64_t t = 0; t < nt; ++t) s += pj[t * qs + j] * v[t * hd + c];
+      a[j * hd + c] = s;
+    }
+  }
+}
+
+// Masks, exponentiates and sums one tile of scores for the queries in columns [j0, j0 +
+// Lanes(d)), updating their running max and sum; keep gets the factor that rescales their sums.
+template <class D>
+HWY_INLINE void SoftmaxStep(D d, int64_t nt, int64_t t0, bool masked, int64_t qs, int64_t j0,
+                            const float* lo_f, const float* hi_f, float* HWY_RESTRICT score,
+                            float* mx, float* sum, float* keep) {
+  const auto lo_v = hn::LoadU(d, lo_f + j0), hi_v = hn::LoadU(d, hi_f + j0);
+  auto tmax = hn::Set(d, -HUGE_VALF);
+  for (int64_t t = 0; t < nt; ++t) {
+    auto x = hn::LoadU(d, score + t * qs + j0);
+    if (masked) {
+      const auto tv = hn::Set(d, static_cast<float>(t0 + t));
+      x = hn::IfThenElse(hn::And(hn::Ge(tv, lo_v), hn::Le(tv, hi_v)), x, hn::Set(d, -HUGE_VALF));
+      hn::StoreU(x, d, score + t * qs + j0);
+    }
+    tmax = hn::Max(tmax, x);
+  }
+  const auto old_mx = hn::LoadU(d, mx + j0);
+  const auto new_mx = hn::Max(old_mx, tmax);
+  // A query with no visible key yet keeps max -inf; subtract 0 then so exp gives 0, not NaN.
+  const auto base = hn::IfThenZeroElse(hn::Eq(new_mx, hn::Set(d, -HUGE_VALF)), new_mx);
+  const auto kp = hn::Exp(d, hn::Sub(old_mx, base));
+  auto tsum = hn::Zero(d);
+  for (int64_t t = 0; t < nt; ++t) {
+    const auto p = hn::Exp(d, hn::Sub(hn::LoadU(d, score + t * qs + j0), base));
+    hn::StoreU(p, d, score + t * qs + j0);
+    tsum = hn::Add(tsum, p);
+  }
+  hn::StoreU(new_mx, d, mx + j0);
+  hn::StoreU(hn::MulAdd(hn::LoadU(d, sum + j0), kp, tsum), d, sum + j0);
+  hn::StoreU(kp, d, keep + j0);
+}
+
+// Runs tasks [b, e) of the plan. Task s -> (kv head, slice, block); blocks are visited 0, last,
+// 1, last-1, ... so that contiguous chunks of causal work cost about the same.
+void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, int64_t e,
+                 AttentionScratch* scratch) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = Lanes();
+  const int64_t hd = a.head_dim, qs = plan.q_stride;
+  float* qt = scratch->qt.data();        // [hd, qs]
+  float* score = scratch->score.data();  // [kTile, qs]
+  float* acc = scratch->acc.data();      // [qs, hd]
+  float* mx = scratch->stats.data();     // [qs] running max
+  float* sum = mx + qs;                  // [qs] running sum
+  float* keep = sum + qs;                // [qs] rescale of this tile
+  float* lo_f = keep + qs;               // [qs] first visible key (floats: exact below 2^24)
+  float* hi_f = lo_f + qs;               // [qs] last visible key
+  for (int64_t s = b; s < e; ++s) {
+    const int64_t kvh = s / (plan.n_slices * plan.n_blocks);
+    const int64_t rest = s % (plan.n_slices * plan.n_blocks);
+    const int64_t slice = rest / plan.n_blocks, zig = rest % plan.n_blocks;
+    const int64_t blk = zig % 2 == 0 ? zig / 2 : plan.n_blocks - 1 - zig / 2;
+    const int64_t r0 = blk * plan.rows, nr = std::min(plan.rows, a.m - r0);
+    const int64_t h0 = kvh * plan.group + slice * plan.heads;
+    const int64_t nh = std::min(plan.heads, (kvh + 1) * plan.group - h0);
+    const int64_t nq = nr * nh;
+    // Queries are accumulated into V q_chunk at a time (the last chunk may hold padding columns).
+    const int64_t q_chunk = nq <= 1 ? 1 : nq <= 2 ? 2 : nq <= 4 ? 4 : kQueries;
+    const int64_t nq8 = (nq + q_chunk - 1) / q_chunk * q_chunk;
+    // Query j = r * nh + g is row r0 + r, head h0 + g. Padding columns are zero queries that see
+    // every key: finite, and never written out.
+    std::fill(qt, qt + hd * qs, 0.0f);
+    for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t g = 0; g < nh; ++g) {
+        const int64_t j = r * nh + g;
+        const float* q = a.q + ((r0 + r) * a.n_heads + h0 + g) * hd;
+        for (int64_t c = 0; c < hd; ++c) qt[c * qs + j] = q[c] * a.scale;
+      }
+    }
+    for (int64_t j = 0; j < qs; ++j) {
+      const int64_t pos = a.n_past + r0 + std::min(j / nh, nr - 1);
+      const bool real = j < nq;
+      lo_f[j] = real && a.window > 0 ? static_cast<float>(std::max<int64_t>(0, pos - a.window + 1))
+                                     : 0.0f;
+      hi_f[j] = real ? static_cast<float>(pos) : HUGE_VALF;
+      mx[j] = -HUGE_VALF;
+      sum[j] = 0.0f;
+    }
+    std::fill(acc, acc + qs * hd, 0.0f);
+    const int64_t pos_lo = a.n_past + r0, pos_hi = a.n_past + r0 + nr - 1;
+    const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
+    const float* k = a.k + kvh * a.capacity * hd;
+    const float* v = a.v + kvh * a.capacity * hd;
+    for (int64_t t0 = lo; t0 <= pos_hi; t0 += kTile) {
+      const int64_t nt = std::min<int64_t>(kTile, pos_hi + 1 - t0);
+      // Long caches are read from memory: ask for the tile after next while this one is computed.
+      const int64_t ahead = t0 + nt + kTile;
+      const int64_t n_ahead = std::min<int64_t>(kTile, pos_hi + 1 - ahead);
+      for (int64_t off = 0; off < n_ahead * hd; off += 16) {
+        __builtin_prefetch(k + ahead * hd + off);
+        __builtin_prefetch(v + ahead * hd + off);
+      }
+      // Keys outside a query's window only occur near the diagonal or the window's edge.
+      const bool masked = t0 + nt - 1 > pos_lo || (a.window > 0 && t0 < pos_hi - a.window + 1);
+      if (nq <= 8 && N > 8) {
+        // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
+        const hn::CappedTag<float, 8> d8;
+        ScoreTile(d8, k + t0 * hd, nt, hd, qt, qs, 0, score);
+        SoftmaxStep(d8, nt, t0, masked, qs, 0, lo_f, hi_f, score, mx, sum, keep);
+      } else {
+        for (int64_t j0 = 0; j0 < qs; j0 += N) {
+          ScoreTile(d, k + t0 * hd, nt, hd, qt, qs, j0, score);
+          SoftmaxStep(d, nt, t0, masked, qs, j0, lo_f, hi_f, score, mx, sum, keep);
+        }
+      }
+      for (int64_t j = 0; j < nq8; ++j) {
+        if (keep[j] == 1.0f) continue;
+        const auto kv = hn::Set(d, keep[j]);
+        float* aj = acc + j * hd;
+        int64_t c = 0;
+        for (; c + N <= hd; c += N) hn::StoreU(hn::Mul(kv, hn::LoadU(d, aj + c)), d, aj + c);
+        for (; c < hd; ++c) aj[c] *= keep[j];
+      }
+      const float* vt = v + t0 * hd;
+      for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
+        if (q_chunk == 1) {
+          AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc);
+        } else if (q_chunk == 2) {
+          AccumulateTile<2>(vt, nt, hd, score, qs, j0, acc);
+        } else if (q_chunk == 4) {
+          AccumulateTile<4>(vt, nt, hd, score, qs, j0, acc);
+        } else {
+          AccumulateTile<kQueries>(vt, nt, hd, score, qs, j0, acc);
+        }
+      }
+    }
+    for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t g = 0; g < nh; ++g) {
+        const int64_t j = r * nh + g;
+        float* o = a.out + ((r0 + r) * a.n_heads + h0 + g) * hd;
+        const float inv = 1.0f / sum[j];
+        for (int64_t c = 0; c < hd; ++c) o[c] = acc[j * hd + c] * inv;
+      }
+    }
   }
 }
 
@@ -106,12 +310,43 @@ HWY_AFTER_NAMESPACE();
 namespace mofa::kernels::cpu {
 
 HWY_EXPORT(AttendTasks);
+HWY_EXPORT(Lanes);
+
+namespace {
+
+// About 32 queries per task fill several vectors and let each K/V row serve them all; with fewer
+// tasks than threads (decode over few KV heads) the group is sliced instead.
+AttentionPlan make_plan(const AttentionArgs& a, int64_t lanes, int64_t threads) {
+  AttentionPlan p;
+  p.group = a.n_heads / a.n_kv_heads;
+  p.heads = p.group;
+  p.rows = std::max<int64_t>(1, std::min<int64_t>(a.m, 32 / p.group));
+  p.n_blocks = (a.m + p.rows - 1) / p.rows;
+  const int64_t whole = a.n_kv_heads * p.n_blocks;
+  if (whole < threads) {
+    const int64_t want = std::min(p.group, (threads + whole - 1) / whole);
+    p.heads = (p.group + want - 1) / want;
+  }
+  p.n_slices = (p.group + p.heads - 1) / p.heads;
+  p.n_tasks = a.n_kv_heads * p.n_slices * p.n_blocks;
+  const int64_t step = std::max<int64_t>(lanes, 8);
+  p.q_stride = (p.rows * p.heads + step - 1) / step * step;
+  return p;
+}
+
+}  // namespace
 
 void attention(const AttentionArgs& args) {
-  thread_pool_global().parallel_for(args.m * args.n_heads, [&](int64_t b, int64_t e, int) {
-    thread_local std::vector<float> acc;
-    if (acc.size() < static_cast<size_t>(args.head_dim)) acc.resize(args.head_dim);
-    HWY_DYNAMIC_DISPATCH(AttendTasks)(args, b, e, acc.data());
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(Lanes)();
+  const AttentionPlan plan = make_plan(args, lanes, thread_pool_global().size());
+  const size_t qs = static_cast<size_t>(plan.q_stride), hd = static_cast<size_t>(args.head_dim);
+  thread_pool_global().parallel_for(plan.n_tasks, [&](int64_t b, int64_t e, int) {
+    thread_local AttentionScratch scratch;
+    if (scratch.qt.size() < hd * qs) scratch.qt.resize(hd * qs);
+    if (scratch.acc.size() < hd * qs) scratch.acc.resize(hd * qs);
+    if (scratch.score.size() < size_t{kTile} * qs) scratch.score.resize(size_t{kTile} * qs);
+    if (scratch.stats.size() < 5 * qs) scratch.stats.resize(5 * qs);
+    HWY_DYNAMIC_DISPATCH(AttendTasks)(args, plan, b, e, &scratch);
   });
 }
 
