@@ -84,7 +84,9 @@ TEST_P(LinearDense, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearDense,
                          ::testing::Combine(::testing::Values(DType::f32, DType::f16, DType::bf16),
                                             ::testing::Values<int64_t>(1, 2, 7),
-                                            ::testing::Values<int64_t>(1, 37),
+                                            // 37 and 6: the m == 1 path's blocks of rows
+                                            // and a remainder; 83: a partial column block.
+                                            ::testing::Values<int64_t>(1, 6, 37),
                                             ::testing::Values<int64_t>(1, 83, 256)));
 
 class LinearQuant : public ::testing::TestWithParam<std::tuple<int, int, DType, int64_t, int64_t>> {

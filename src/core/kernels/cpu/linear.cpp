@@ -160,10 +160,60 @@ void DenseMatvecT(const float* x, const T* w, int64_t cols, int64_t r0, int64_t 
   }
 }
 
+// NR bf16 rows against x split into xs (per block of 2N columns: the N even columns, then the N
+// odd ones). A u32 lane holds an even and an odd bf16 weight, which widen to f32 with one shift
+// and one mask, no lane shuffle; each x load serves NR rows. Sums are exact f32 products.
+template <int NR>
+HWY_INLINE void MatvecBF16Rows(const float* xs, const float* x, const hwy::bfloat16_t* w,
+                               int64_t cols, int64_t r, float* y) {
+  const DF d;
+  const hn::Repartition<uint32_t, DF> du;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const auto hi_mask = hn::Set(du, 0xFFFF0000u);
+  VF ae[NR], ao[NR];
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) ae[j] = ao[j] = hn::Zero(d);
+  const hwy::bfloat16_t* a = w + r * cols;
+  int64_t c = 0;
+  for (; c + 2 * N <= cols; c += 2 * N) {
+    const VF xe = hn::LoadU(d, xs + c), xo = hn::LoadU(d, xs + c + N);
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      const hwy::bfloat16_t* pj = a + j * cols + c;
+      hwy::Prefetch(pj + kPrefetchBytes / sizeof(hwy::bfloat16_t));
+      const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(pj));
+      ae[j] = hn::MulAdd(hn::BitCast(d, hn::ShiftLeft<16>(v)), xe, ae[j]);
+      ao[j] = hn::MulAdd(hn::BitCast(d, hn::And(v, hi_mask)), xo, ao[j]);
+    }
+  }
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(ae[j], ao[j])));
+    for (int64_t k = c; k < cols; ++k) sum += ScalarWide(a + j * cols + k) * x[k];
+    y[r + j] = sum;
+  }
+}
+
+void DenseMatvecBF16(const float* x, const hwy::bfloat16_t* w, int64_t cols, int64_t r0, int64_t r1,
+                     float* y) {
+  const int64_t N = static_cast<int64_t>(hn::Lanes(DF()));
+  thread_local std::vector<float> split;
+  if (split.size() < static_cast<size_t>(cols)) split.resize(static_cast<size_t>(cols));
+  float* xs = split.data();
+  for (int64_t c = 0; c + 2 * N <= cols; c += 2 * N)
+    for (int64_t l = 0; l < N; ++l) {
+      xs[c + l] = x[c + 2 * l];
+      xs[c + N + l] = x[c + 2 * l + 1];
+    }
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) MatvecBF16Rows<4>(xs, x, w, cols, r, y);
+  for (; r < r1; ++r) MatvecBF16Rows<1>(xs, x, w, cols, r, y);
+}
+
 void DenseMatvec(const float* x, const WeightView& w, int64_t r0, int64_t r1, float* y) {
   switch (w.dtype) {
     case DType::bf16:
-      return DenseMatvecT(x, static_cast<const hwy::bfloat16_t*>(w.data), w.cols, r0, r1, y);
+      return DenseMatvecBF16(x, static_cast<const hwy::bfloat16_t*>(w.data), w.cols, r0, r1, y);
     case DType::f16:
       return DenseMatvecT(x, static_cast<const hwy::float16_t*>(w.data), w.cols, r0, r1, y);
     default:
@@ -548,14 +598,19 @@ HWY_INLINE void MicroQ(const uint8_t* wb, int64_t wstride, const float* srow, co
 }
 
 // acc[j] += Σ over one chunk of row j (codes at p + j * rs) · x (int8, xc), each i32 lane scaled
-// by its group's scale (sc + j * lds, permuted by idx).
-template <int BITS, int NR>
+// by its group's scale (sc + j * lds, permuted by idx). ONE: the chunk lies within one group, so
+// the scale is a broadcast load rather than a load and a lane permute.
+template <int BITS, int NR, bool ONE>
 HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t nb, const float* sc,
                        int64_t lds, const IdxF& idx, VF* acc) {
   const DF df;
   const DI di;
   const DU8 du8;
   const DI8 di8;
+  auto scale = [&](int j) HWY_ATTR {
+    if constexpr (ONE) return hn::Set(df, sc[j * lds]);
+    return hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx);
+  };
   if constexpr (BITS == 4) {
     const auto mask4 = hn::Set(du8, 0x0F);
     const auto xlo = hn::LoadU(di8, xc);
@@ -564,16 +619,14 @@ HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t n
     for (int j = 0; j < NR; ++j) {
       const auto v = hn::LoadU(du8, p + j * rs);
       const VI s = DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), xlo, xhi);
-      acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
-                          hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx), acc[j]);
+      acc[j] = hn::MulAdd(hn::ConvertTo(df, s), scale(j), acc[j]);
     }
   } else {
     const X8 xv = PrepareX8(hn::LoadU(di8, xc));
     HWY_UNROLL(16)
     for (int j = 0; j < NR; ++j) {
       const VI s = Dot8(hn::LoadU(du8, p + j * rs), xv);
-      acc[j] = hn::MulAdd(hn::ConvertTo(df, s),
-                          hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx), acc[j]);
+      acc[j] = hn::MulAdd(hn::ConvertTo(df, s), scale(j), acc[j]);
     }
   }
 }
@@ -622,29 +675,37 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   // One prefetch per cache line and row, a fixed distance ahead of the stream (pf_every is a
   // power of two: nb is).
   const int64_t pf_every = nb >= 64 ? 1 : 64 / nb;
-  for (int64_t c = 0; c < nfull; ++c) {
-    const uint8_t* pc = p + c * nb;
-    if ((c & (pf_every - 1)) == 0) {
-      HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) hwy::Prefetch(pc + j * rs + kPrefetchBytes);
+  auto chunks = [&]<bool ONE>() HWY_ATTR {
+    for (int64_t c = 0; c < nfull; ++c) {
+      const uint8_t* pc = p + c * nb;
+      if ((c & (pf_every - 1)) == 0) {
+        HWY_UNROLL(16)
+        for (int j = 0; j < NR; ++j) hwy::Prefetch(pc + j * rs + kPrefetchBytes);
+      }
+      ChunkQ<BITS, NR, ONE>(pc, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx, acc);
     }
-    ChunkQ<BITS, NR>(pc, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx, acc);
-  }
+  };
+  // Group sizes and chunks are powers of two: a group at least a chunk long holds whole chunks
+  // (and then K is whole chunks, so there is no partial one below).
+  if (w.group_size >= ch)
+    chunks.template operator()<true>();
+  else
+    chunks.template operator()<false>();
   if (L.tail > 0) {
     // Bytes past K meet zero x and zero scales, so the last chunk may read them in place
     // (they belong to the following rows) unless the matrix ends within one vector.
     const int64_t tail_at = nfull * nb;
     if ((w.rows - r - NR) * rs >= nb - L.tail) {
-      ChunkQ<BITS, NR>(p + tail_at, rs, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift), ldg,
-                       idx, acc);
+      ChunkQ<BITS, NR, false>(p + tail_at, rs, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift),
+                              ldg, idx, acc);
     } else {
       HWY_ALIGN uint8_t pad[NR * HWY_MAX_BYTES];
       std::memset(pad, 0, sizeof(pad));
       HWY_UNROLL(16)
       for (int j = 0; j < NR; ++j)
         std::memcpy(pad + j * HWY_MAX_BYTES, p + j * rs + tail_at, static_cast<size_t>(L.tail));
-      ChunkQ<BITS, NR>(pad, HWY_MAX_BYTES, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift), ldg,
-                       idx, acc);
+      ChunkQ<BITS, NR, false>(pad, HWY_MAX_BYTES, xq + nfull * ch, nb,
+                              sx + ((nfull * ch) >> gshift), ldg, idx, acc);
     }
   }
   HWY_UNROLL(16)
