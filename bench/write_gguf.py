@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Convert a Hugging Face qwen2/qwen3 model directory into a GGUF file llama.cpp can run.
+"""Convert a Hugging Face qwen2/qwen3/llama/mistral model directory into a GGUF file llama.cpp can run.
 
 Only for benchmarks: llama.cpp is the speed anchor, and it reads GGUF, while our fixtures are
 written in the Hugging Face layout (config.json + model.safetensors + tokenizer.json). We write
@@ -21,7 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-ARCHES = {"qwen2": "QWEN2", "qwen3": "QWEN3"}
+ARCHES = {"qwen2": "QWEN2", "qwen3": "QWEN3", "llama": "LLAMA", "mistral": "LLAMA"}
+# llama.cpp's llama architecture rotates interleaved pairs, Hugging Face's Llama rotates halves:
+# its converter permutes the rows of q_proj / k_proj so both compute the same model.
+PERMUTED = {"llama", "mistral"}
 SAFETENSORS_DTYPES = {"BF16": np.uint16, "F16": np.float16, "F32": np.float32}
 
 
@@ -101,8 +104,17 @@ def convert_array(gguf, dtype: str, array: np.ndarray, outtype: str):
     return to_f32(dtype, array).astype(np.float16), q.F16
 
 
-def add_vocab(gguf, writer, model_dir: Path, vocab_size: int) -> None:
-    """gpt2-style byte-level BPE vocabulary, as llama.cpp's converter writes it for Qwen."""
+def permute_rows(array: np.ndarray, n_head: int) -> np.ndarray:
+    """Rows of a q/k projection from rotate-half order to interleaved-pair order, per head."""
+    rows = array.shape[0]
+    return np.ascontiguousarray(
+        array.reshape(n_head, 2, rows // n_head // 2, *array.shape[1:]).swapaxes(1, 2).reshape(array.shape))
+
+
+def add_vocab(gguf, writer, model_dir: Path, vocab_size: int, pre: str) -> None:
+    """The tokenizer.json BPE vocabulary as a gpt2-style GGUF vocabulary (as llama.cpp's converter
+    writes it for Qwen; for SentencePiece-style BPE files it loads and benchmarks the same, though
+    llama.cpp would not tokenize text exactly like the model)."""
     tok = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     if tok["model"]["type"] != "BPE":
         fail(f"{model_dir}/tokenizer.json: model type {tok['model']['type']}, expected BPE")
@@ -128,7 +140,7 @@ def add_vocab(gguf, writer, model_dir: Path, vocab_size: int) -> None:
         else:
             types.append(token_type.NORMAL)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
+    writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     special = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=vocab_size)
@@ -164,7 +176,7 @@ def main() -> None:
     config = json.loads((args.model_dir / "config.json").read_text())
     model_type = config.get("model_type")
     if model_type not in ARCHES:
-        fail(f"{args.model_dir}/config.json: model_type '{model_type}' not supported (qwen2, qwen3)")
+        fail(f"{args.model_dir}/config.json: model_type '{model_type}' not supported ({', '.join(ARCHES)})")
     if "quantization" in config or "quantization_config" in config:
         fail(f"{args.model_dir}: quantized checkpoint; convert the float (hf-f32/hf-bf16) layout")
     arch = getattr(gguf.MODEL_ARCH, ARCHES[model_type])
@@ -188,7 +200,7 @@ def main() -> None:
     writer.add_name(args.model_dir.name)
     writer.add_file_type(file_types[args.outtype])
     add_hparams(writer, config)
-    add_vocab(gguf, writer, args.model_dir, config["vocab_size"])
+    add_vocab(gguf, writer, args.model_dir, config["vocab_size"], "qwen2" if model_type.startswith("qwen") else "default")
 
     # Two passes (describe every tensor, then stream the data) keep memory at one tensor, not the model.
     q = gguf.GGMLQuantizationType
@@ -207,6 +219,11 @@ def main() -> None:
     writer.write_ti_data_to_file()
     for hf_name, gguf_name in plan:
         dtype, array = checkpoint[hf_name].tensor(hf_name)
+        if model_type in PERMUTED and hf_name.endswith(("self_attn.q_proj.weight", "self_attn.k_proj.weight")):
+            heads = config["num_attention_heads"]
+            if "k_proj" in hf_name:
+                heads = config.get("num_key_value_heads", heads)
+            array = permute_rows(array, heads)
         data, _ = convert_array(gguf, dtype, array, args.outtype)
         writer.write_tensor_data(data)
     writer.close()
