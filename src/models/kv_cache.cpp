@@ -103,4 +103,21 @@ void KvCache::begin_forward(int64_t n_past, int64_t n) {
   }
 }
 
+void KvCache::append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n) {
+  const int64_t kv_dim = n_kv_heads_ * head_dim_;
+  float* kd = k_[layer].data_mut<float>();
+  float* vd = v_[layer].data_mut<float>();
+  const float* ks = k.data<float>();
+  const float* vs = v.data<float>();
+  const size_t row = static_cast<size_t>(head_dim_) * sizeof(float);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t h = 0; h < n_kv_heads_; ++h) {
+      const size_t dst = static_cast<size_t>((h * capacity_ + n_past + t) * head_dim_);
+      const size_t src = static_cast<size_t>(t * kv_dim + h * head_dim_);
+      std::memcpy(kd + dst, ks + src, row);
+      std::memcpy(vd + dst, vs + src, row);
+    }
+  }
+}
+
 }  // namespace mofa::models

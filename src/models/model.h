@@ -35,6 +35,9 @@ class KvCache {
   void reserve(int64_t n, int64_t keep);
   Tensor& k(int64_t layer) { return k_[layer]; }
   Tensor& v(int64_t layer) { return v_[layer]; }
+  // Writes the keys and values of positions [n_past, n_past + n) of `layer`, given as [n,
+  // n_kv_heads * head_dim] rows, into each head's block of the cache.
+  void append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n);
   size_t bytes() const;
 
   bool has_state() const { return has_state_; }

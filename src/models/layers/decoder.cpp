@@ -155,19 +155,9 @@ void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* p
   tap(k, "k", index);
 
   // Append the new keys/values at positions [n_past, n_past + n) of each head's cache row block.
+  cache.append(index, k, v, n_past, n);
   Tensor& kc = cache.k(index);
   Tensor& vc = cache.v(index);
-  const int64_t cap = cache.capacity();
-  float* kd = kc.data_mut<float>();
-  float* vd = vc.data_mut<float>();
-  for (int64_t t = 0; t < n; ++t) {
-    for (int64_t hh = 0; hh < n_kv_heads_; ++hh) {
-      const size_t dst = static_cast<size_t>((hh * cap + n_past + t) * head_dim_);
-      const size_t src = static_cast<size_t>(t * kv_dim + hh * head_dim_);
-      std::memcpy(kd + dst, k.data<float>() + src, head_dim_ * sizeof(float));
-      std::memcpy(vd + dst, v.data<float>() + src, head_dim_ * sizeof(float));
-    }
-  }
 
   Tensor attn = arena_.alloc(DType::f32, {n, n_heads_, head_dim_});
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim_));

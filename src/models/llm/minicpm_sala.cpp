@@ -243,19 +243,9 @@ void MiniCpmSalaLM::sparse_block(Layer& l, int index, const Tensor& h, Tensor& y
     ops::rope_apply(q3, positions_.data(), rope_);
     ops::rope_apply(k3, positions_.data(), rope_);
   }
+  cache.append(index, k, v, n_past, n);
   Tensor& kc = cache.k(index);
   Tensor& vc = cache.v(index);
-  const int64_t cap = cache.capacity();
-  float* kd = kc.data_mut<float>();
-  float* vd = vc.data_mut<float>();
-  for (int64_t t = 0; t < n; ++t) {
-    for (int64_t hh = 0; hh < kv_heads_; ++hh) {
-      const size_t dst = static_cast<size_t>((hh * cap + n_past + t) * head_dim_);
-      const size_t src = static_cast<size_t>(t * kv_dim + hh * head_dim_);
-      std::memcpy(kd + dst, k.data<float>() + src, head_dim_ * sizeof(float));
-      std::memcpy(vd + dst, v.data<float>() + src, head_dim_ * sizeof(float));
-    }
-  }
   Tensor attn = arena_.alloc(DType::f32, {n, heads_, head_dim_});
   ops::attention(q3, kc, vc, n_past, 1.0f / std::sqrt(static_cast<float>(head_dim_)), 0, attn);
   Tensor attn2 = attn.reshape({n, q_dim});
