@@ -11,10 +11,17 @@ namespace {
 
 void store(Tensor& t, int64_t i, float v) {
   switch (t.dtype()) {
-    case DType::f32: t.data_mut<float>()[i] = v; break;
-    case DType::bf16: t.data_mut<uint16_t>()[i] = f32_to_bf16(v); break;
-    case DType::f16: t.data_mut<uint16_t>()[i] = f32_to_f16(v); break;
-    default: throw InternalError("[mlx_quantize] scale dtype must be float");
+    case DType::f32:
+      t.data_mut<float>()[i] = v;
+      break;
+    case DType::bf16:
+      t.data_mut<uint16_t>()[i] = f32_to_bf16(v);
+      break;
+    case DType::f16:
+      t.data_mut<uint16_t>()[i] = f32_to_f16(v);
+      break;
+    default:
+      throw InternalError("[mlx_quantize] scale dtype must be float");
   }
 }
 
@@ -24,8 +31,9 @@ QuantizedMatrix mlx_quantize(const float* w, int64_t rows, int64_t cols, QuantSp
                              DType scale_dtype) {
   const int bits = spec.bits, gs = spec.group_size;
   if (gs <= 0 || cols % gs != 0 || (cols * bits) % 32 != 0)
-    throw InvalidInput("[mlx_quantize] " + std::to_string(cols) + " columns cannot be quantized with group_size " +
-                       std::to_string(gs) + " at " + std::to_string(bits) + " bits");
+    throw InvalidInput("[mlx_quantize] " + std::to_string(cols) +
+                       " columns cannot be quantized with group_size " + std::to_string(gs) +
+                       " at " + std::to_string(bits) + " bits");
   const int64_t groups = cols / gs, words = cols * bits / 32;
   QuantizedMatrix q{Tensor::zeros(DType::u32, {rows, words}),
                     Tensor::zeros(scale_dtype, {rows, groups}),

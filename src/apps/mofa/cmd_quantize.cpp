@@ -29,7 +29,8 @@ struct QuantizeFlags {
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void quantize(const QuantizeFlags& f) {
@@ -38,7 +39,8 @@ void quantize(const QuantizeFlags& f) {
       spec.bits != 8)
     throw InvalidInput("--bits must be 2, 3, 4, 5, 6 or 8 (got " + std::to_string(spec.bits) + ")");
   if (spec.group_size != 32 && spec.group_size != 64 && spec.group_size != 128)
-    throw InvalidInput("--group-size must be 32, 64 or 128 (got " + std::to_string(spec.group_size) + ")");
+    throw InvalidInput("--group-size must be 32, 64 or 128 (got " +
+                       std::to_string(spec.group_size) + ")");
   const fs::path src(f.model), dst(f.out);
   if (!fs::is_regular_file(src / "config.json"))
     throw InvalidInput("'" + f.model + "' is not a model directory (no config.json)");
@@ -53,8 +55,7 @@ void quantize(const QuantizeFlags& f) {
       throw InvalidInput((src / "config.json").string() + ": " + e.what());
     }
   }
-  if (cfg.contains("quantization"))
-    throw InvalidInput("'" + f.model + "' is already quantized");
+  if (cfg.contains("quantization")) throw InvalidInput("'" + f.model + "' is already quantized");
 
   io::WeightStore store = io::WeightStore::open_dir(src.string());
   auto names = store.names();
@@ -70,7 +71,8 @@ void quantize(const QuantizeFlags& f) {
     }
     const std::string prefix = name.substr(0, name.size() - 7);
     Tensor values = t.to_f32();
-    io::QuantizedMatrix q = io::mlx_quantize(values.data<float>(), t.dim(0), t.dim(1), spec, t.dtype());
+    io::QuantizedMatrix q =
+        io::mlx_quantize(values.data<float>(), t.dim(0), t.dim(1), spec, t.dtype());
     out.emplace_back(prefix + ".weight", q.w);
     out.emplace_back(prefix + ".scales", q.scales);
     out.emplace_back(prefix + ".biases", q.biases);
@@ -101,9 +103,11 @@ void quantize(const QuantizeFlags& f) {
 const CommandRegistration reg("quantize", [](CLI::App& app) {
   auto flags = std::make_shared<QuantizeFlags>();
   auto* cmd = app.add_subcommand("quantize", "write an MLX affine-quantized copy of a float model");
-  cmd->add_option("--model,-m", flags->model, "source model directory (HF float weights)")->required();
+  cmd->add_option("--model,-m", flags->model, "source model directory (HF float weights)")
+      ->required();
   cmd->add_option("--out,-o", flags->out, "output directory")->required();
-  cmd->add_option("--bits", flags->bits, "bits per weight: 2, 3, 4, 5, 6 or 8")->capture_default_str();
+  cmd->add_option("--bits", flags->bits, "bits per weight: 2, 3, 4, 5, 6 or 8")
+      ->capture_default_str();
   cmd->add_option("--group-size", flags->group_size, "weights per scale/bias: 32, 64 or 128")
       ->capture_default_str();
   cmd->add_flag("--force", flags->force, "overwrite a non-empty output directory");

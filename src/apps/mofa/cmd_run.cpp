@@ -42,7 +42,8 @@ std::string stream_answer(llm::LlmPipeline& pipe, llm::Sequence& seq,
   const auto& u = gen->usage();
   if (stats) {
     double tps = u.decode_ms > 0 ? (u.completion_tokens - 1) * 1000.0 / u.decode_ms : 0.0;
-    std::fprintf(stderr, "\n[prompt %d tokens (%d cached) in %.0f ms, %d tokens at %.1f tok/s, %s]\n",
+    std::fprintf(stderr,
+                 "\n[prompt %d tokens (%d cached) in %.0f ms, %d tokens at %.1f tok/s, %s]\n",
                  u.prompt_tokens, u.cached_tokens, u.prefill_ms, u.completion_tokens, tps,
                  llm::finish_reason_name(gen->finish_reason()));
   }
@@ -62,8 +63,9 @@ void run(const RunFlags& f) {
       nlohmann::json messages = nlohmann::json::array();
       if (!f.system.empty()) messages.push_back({{"role", "system"}, {"content", f.system}});
       messages.push_back({{"role", "user"}, {"content", f.prompt}});
-      ids = pipe->tokenize(pipe->apply_chat_template(messages, nullptr, true, nlohmann::json::object()),
-                           false, true);
+      ids = pipe->tokenize(
+          pipe->apply_chat_template(messages, nullptr, true, nlohmann::json::object()), false,
+          true);
     }
     stream_answer(*pipe, *seq, ids, opts, f.stats);
     std::fputc('\n', stdout);
@@ -89,8 +91,9 @@ void run(const RunFlags& f) {
     messages.push_back({{"role", "user"}, {"content", line}});
     std::vector<int32_t> ids;
     try {
-      ids = pipe->tokenize(pipe->apply_chat_template(messages, nullptr, true, nlohmann::json::object()),
-                           false, true);
+      ids = pipe->tokenize(
+          pipe->apply_chat_template(messages, nullptr, true, nlohmann::json::object()), false,
+          true);
       std::string answer = stream_answer(*pipe, *seq, ids, opts, true);
       std::fputc('\n', stdout);
       messages.push_back({{"role", "assistant"}, {"content", answer}});
