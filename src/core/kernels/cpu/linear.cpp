@@ -631,6 +631,35 @@ HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t n
   }
 }
 
+// acc[j] += the full chunks of NR rows (codes at p + j * rs). A plain function over locals, so
+// the accumulators and strides stay in registers for the whole row (a lambda capturing them by
+// reference kept acc in memory: a store and a reload per chunk and row).
+template <int BITS, int NR, bool ONE>
+HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t* HWY_RESTRICT xq,
+                         int64_t nfull, int64_t nb, int64_t ch, const float* HWY_RESTRICT sx,
+                         int64_t ldg, int gshift, const IdxF& idx_in, VF* HWY_RESTRICT acc_io) {
+  const IdxF idx = idx_in;
+  VF acc[NR];
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) acc[j] = acc_io[j];
+  // The NR rows read here are one contiguous block of memory, read at NR places at once, which
+  // the hardware prefetcher follows poorly. So the next block of NR rows is prefetched linearly
+  // while this one is read: each chunk asks for its share (NR vectors' worth) of that block.
+  const uint8_t* next = p + NR * rs;
+  const int64_t pf_every = nb >= 64 ? 1 : 64 / nb;
+  for (int64_t c = 0; c < nfull; ++c) {
+    if ((c & (pf_every - 1)) == 0) {
+      const uint8_t* pf = next + c * NR * nb;
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j) hwy::Prefetch(pf + j * pf_every * nb);
+    }
+    ChunkQ<BITS, NR, ONE>(p + c * nb, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx,
+                          acc);
+  }
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) acc_io[j] = acc[j];
+}
+
 // m == 1: the activation step is folded into each row's scales and MLX's bias term into the
 // accumulators (a few vector ops per row), so a chunk costs one scale permute and one FMA per
 // row, and NR rows share every load of x. A partial last chunk runs through the same code (x is
@@ -672,25 +701,12 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   const uint8_t* p =
       reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
   const int64_t rs = w.row_words * 4;
-  // One prefetch per cache line and row, a fixed distance ahead of the stream (pf_every is a
-  // power of two: nb is).
-  const int64_t pf_every = nb >= 64 ? 1 : 64 / nb;
-  auto chunks = [&]<bool ONE>() HWY_ATTR {
-    for (int64_t c = 0; c < nfull; ++c) {
-      const uint8_t* pc = p + c * nb;
-      if ((c & (pf_every - 1)) == 0) {
-        HWY_UNROLL(16)
-        for (int j = 0; j < NR; ++j) hwy::Prefetch(pc + j * rs + kPrefetchBytes);
-      }
-      ChunkQ<BITS, NR, ONE>(pc, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx, acc);
-    }
-  };
   // Group sizes and chunks are powers of two: a group at least a chunk long holds whole chunks
   // (and then K is whole chunks, so there is no partial one below).
   if (w.group_size >= ch)
-    chunks.template operator()<true>();
+    ChunkRun<BITS, NR, true>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc);
   else
-    chunks.template operator()<false>();
+    ChunkRun<BITS, NR, false>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc);
   if (L.tail > 0) {
     // Bytes past K meet zero x and zero scales, so the last chunk may read them in place
     // (they belong to the following rows) unless the matrix ends within one vector.
