@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -33,11 +35,13 @@ class OwnedStorage final : public Storage {
   size_t size_;
 };
 
+// A mapping owned by this object: `size` bytes of content at `addr`, unmapped as `map_bytes`.
 class MappedStorage final : public Storage {
  public:
-  MappedStorage(void* addr, size_t size) : addr_(addr), size_(size) {}
+  MappedStorage(void* addr, size_t size, size_t map_bytes)
+      : addr_(addr), size_(size), map_bytes_(map_bytes) {}
   ~MappedStorage() override {
-    if (addr_ && size_) munmap(addr_, size_);
+    if (addr_ && map_bytes_) munmap(addr_, map_bytes_);
   }
   const std::byte* data() const override { return static_cast<const std::byte*>(addr_); }
   size_t size() const override { return size_; }
@@ -46,7 +50,67 @@ class MappedStorage final : public Storage {
  private:
   void* addr_;
   size_t size_;
+  size_t map_bytes_;
 };
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// Anonymous memory of at least `bytes`, starting on a 2 MiB boundary so that the kernel can back
+// all of it with huge pages; null if it cannot be reserved.
+void* reserve_huge_aligned(size_t bytes, size_t& map_bytes) {
+  map_bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  const size_t over = map_bytes + kHugePage;
+  void* raw = mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) munmap(raw, aligned - start);
+  const uintptr_t end = start + over;
+  if (end > aligned + map_bytes)
+    munmap(reinterpret_cast<void*>(aligned + map_bytes), end - aligned - map_bytes);
+  void* addr = reinterpret_cast<void*>(aligned);
+  // Best effort: where transparent huge pages are off this is refused and 4 KiB pages remain.
+  madvise(addr, map_bytes, MADV_HUGEPAGE);
+  return addr;
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Opens `path` and returns its size; throws InvalidInput naming it.
+size_t open_sized(const std::string& path, int& fd_out) {
+  fd_out = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_out < 0) throw InvalidInput("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd_out, &st) != 0) {
+    const int err = errno;
+    ::close(fd_out);
+    fd_out = -1;
+    throw InvalidInput("cannot stat '" + path + "': " + std::strerror(err));
+  }
+  return static_cast<size_t>(st.st_size);
+}
+
+std::shared_ptr<Storage> map_fd(const std::string& path, int fd, size_t size) {
+  void* addr = nullptr;
+  if (size > 0) {
+    addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED)
+      throw InvalidInput("cannot map '" + path + "': " + std::strerror(errno));
+  }
+  return std::make_shared<MappedStorage>(addr, size, size);
+}
 
 }  // namespace
 
@@ -55,26 +119,35 @@ std::shared_ptr<Storage> storage_allocate(size_t bytes) {
 }
 
 std::shared_ptr<Storage> storage_map_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InvalidInput("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw InvalidInput("cannot stat '" + path + "': " + std::strerror(err));
+  int raw_fd = -1;
+  const size_t size = open_sized(path, raw_fd);
+  FileDescriptor fd(raw_fd);
+  return map_fd(path, fd.get(), size);
+}
+
+std::shared_ptr<Storage> storage_open_file(const std::string& path, FileResidency residency) {
+  if (residency == FileResidency::mapped) return storage_map_file(path);
+  int raw_fd = -1;
+  const size_t size = open_sized(path, raw_fd);
+  FileDescriptor fd(raw_fd);
+  size_t map_bytes = 0;
+  void* addr = size > 0 ? reserve_huge_aligned(size, map_bytes) : nullptr;
+  if (!addr) return map_fd(path, fd.get(), size);
+  auto storage = std::make_shared<MappedStorage>(addr, size, map_bytes);
+  auto* dst = static_cast<char*>(addr);
+  size_t done = 0;
+  while (done < size) {
+    const size_t want = std::min<size_t>(size - done, size_t{64} << 20);
+    const ssize_t got = ::pread(fd.get(), dst + done, want, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw InvalidInput("cannot read '" + path + "': " + std::strerror(errno));
+    if (got == 0)
+      throw InvalidInput("'" + path + "' shrank while it was read (" + std::to_string(done) +
+                         " of " + std::to_string(size) + " bytes)");
+    done += static_cast<size_t>(got);
   }
-  size_t size = static_cast<size_t>(st.st_size);
-  void* addr = nullptr;
-  if (size > 0) {
-    addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (addr == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      throw InvalidInput("cannot map '" + path + "': " + std::strerror(err));
-    }
-  }
-  ::close(fd);
-  return std::make_shared<MappedStorage>(addr, size);
+  mprotect(addr, map_bytes, PROT_READ);
+  return storage;
 }
 
 }  // namespace mofa

@@ -76,13 +76,14 @@ bool as_count(const nlohmann::json& j, uint64_t& out) {
 
 }  // namespace
 
-std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
+std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
+                                                       FileResidency residency) {
   std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
   const std::string where = "[safetensors] " + path + ": ";
   auto fail = [&](const std::string& why) { throw InvalidInput(where + why); };
 
-  f->storage_ = storage_map_file(path);
+  f->storage_ = storage_open_file(path, residency);
   const size_t size = f->storage_->size();
   if (size < 8)
     fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");

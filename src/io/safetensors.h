@@ -34,7 +34,8 @@ struct TensorInfo {
 class SafetensorsFile {
  public:
   // Maps and validates `path`; throws InvalidInput naming the file (and tensor) on any defect.
-  static std::shared_ptr<SafetensorsFile> open(const std::string& path);
+  static std::shared_ptr<SafetensorsFile> open(const std::string& path,
+                                               FileResidency residency = FileResidency::mapped);
 
   const std::string& path() const { return path_; }
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }

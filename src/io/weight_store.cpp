@@ -38,11 +38,12 @@ nlohmann::json read_json_file(const std::string& path, const std::string& where)
 
 }  // namespace
 
-WeightStore WeightStore::open_files(const std::string& dir, const std::vector<std::string>& paths) {
+WeightStore WeightStore::open_files(const std::string& dir, const std::vector<std::string>& paths,
+                                    FileResidency residency) {
   WeightStore store;
   store.dir_ = dir;
   for (const auto& path : paths) {
-    auto file = SafetensorsFile::open(path);
+    auto file = SafetensorsFile::open(path, residency);
     const size_t idx = store.files_.size();
     for (const auto& name : file->names()) {
       auto [it, inserted] = store.where_.emplace(name, idx);
@@ -55,7 +56,7 @@ WeightStore WeightStore::open_files(const std::string& dir, const std::vector<st
   return store;
 }
 
-WeightStore WeightStore::open_dir(const std::string& dir) {
+WeightStore WeightStore::open_dir(const std::string& dir, FileResidency residency) {
   const std::string where = "[weights] " + dir + ": ";
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw InvalidInput(where + "not a directory");
@@ -89,7 +90,7 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
         throw InvalidInput(where + ip + ": weight_map points tensor '" + tensors.front() +
                            "' (and " + std::to_string(tensors.size() - 1) + " more) at '" + shard +
                            "', which does not exist");
-      auto file = SafetensorsFile::open(sp.string());
+      auto file = SafetensorsFile::open(sp.string(), residency);
       const size_t idx = store.files_.size();
       for (const auto& name : tensors) {
         if (!file->has(name))
@@ -103,7 +104,7 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
   }
 
   const fs::path single = root / kSingleName;
-  if (fs::is_regular_file(single, ec)) return open_files(dir, {single.string()});
+  if (fs::is_regular_file(single, ec)) return open_files(dir, {single.string()}, residency);
 
   std::vector<std::string> paths;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
@@ -114,7 +115,7 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
   if (paths.empty())
     throw InvalidInput(where + "no " + kIndexName + ", " + kSingleName + " or *.safetensors files");
   std::sort(paths.begin(), paths.end());
-  return open_files(dir, paths);
+  return open_files(dir, paths, residency);
 }
 
 const SafetensorsFile& WeightStore::file_holding(const std::string& name) const {

@@ -15,9 +15,11 @@ class WeightStore {
  public:
   // Opens model.safetensors.index.json (its weight_map) if present, else model.safetensors, else
   // every *.safetensors in `dir`; throws InvalidInput naming the directory and file on any defect.
-  static WeightStore open_dir(const std::string& dir);
+  static WeightStore open_dir(const std::string& dir,
+                              FileResidency residency = FileResidency::mapped);
   // A store over the given files (names must be unique across them); `dir` is for messages.
-  static WeightStore open_files(const std::string& dir, const std::vector<std::string>& paths);
+  static WeightStore open_files(const std::string& dir, const std::vector<std::string>& paths,
+                                FileResidency residency = FileResidency::mapped);
 
   const std::string& dir() const { return dir_; }
   bool has(const std::string& name) const { return where_.count(name) != 0; }

@@ -42,6 +42,9 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
       ->check(CLI::Range(0, 100000));
   app.add_flag("--exact", o.exact,
                "exact matmuls (reference numerics) instead of the fast kernels");
+  app.add_flag("--mmap", o.mmap,
+               "map the weight files instead of reading them into huge-page memory (opens "
+               "faster, pageable; decode is slower)");
   app.add_option("--timeout", o.timeout_s, "per-request timeout in seconds (0: none)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -72,6 +75,7 @@ void run_server(const ServeOptions& o) {
   manager_options.load.exact = o.exact;
   manager_options.load.ctx_size = o.ctx_size;
   manager_options.load.threads = o.threads;
+  manager_options.load.mmap = o.mmap;
   manager_options.scheduler.parallel = o.parallel;
   manager_options.scheduler.queue_capacity = o.queue_size;
   manager_options.scheduler.slot_capacity = o.ctx_size;
@@ -80,7 +84,7 @@ void run_server(const ServeOptions& o) {
   // --model is a directory, or a model id inside the models directory.
   std::string default_model;
   // No --model and no configured default: the bundled mofa-tiny, so a fresh install works.
-  std::string model = !o.model.empty()                   ? o.model
+  std::string model = !o.model.empty()                  ? o.model
                       : !settings.default_model.empty() ? settings.default_model
                                                         : runtime::bundled_model_dir();
   if (!model.empty()) {

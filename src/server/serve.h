@@ -21,6 +21,7 @@ struct ServeOptions {
   int parallel = 1;
   int queue_size = 64;
   bool exact = false;
+  bool mmap = false;  // map weight files instead of reading them into huge-page memory
   int timeout_s = 600;
   std::string cors_origin;
   size_t max_body = 8 * 1024 * 1024;

@@ -296,6 +296,35 @@ TEST(Safetensors, HostileNamesAreEscapedAndCappedInMessages) {
   EXPECT_LT(msg.size(), 600u);
 }
 
+// Read into memory (the pipeline's default), a file holds the same tensors as mapped, in storage
+// that starts on a 2 MiB boundary (so huge pages can back it) and is read-only like a mapping.
+TEST(Safetensors, MemoryResidencyReadsTheSameBytes) {
+  TempDir dir;
+  std::vector<float> big(3 << 18);  // 3 MiB: spans more than one huge page
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1000) - 500.0f;
+  const std::vector<float> small{1, 2, 3};
+  write_file(dir.file("m.safetensors"),
+             st_build({{"big", "F32", {static_cast<int64_t>(big.size())}, as_bytes(big)},
+                       {"small", "F32", {3}, as_bytes(small)}}));
+  auto mapped = SafetensorsFile::open(dir.file("m.safetensors"), FileResidency::mapped);
+  auto read = SafetensorsFile::open(dir.file("m.safetensors"), FileResidency::memory);
+  ASSERT_EQ(read->names(), mapped->names());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(read->get("big").storage()->data()) % (2u << 20), 0u);
+  for (const std::string name : {"big", "small"}) {
+    Tensor a = mapped->get(name), b = read->get(name);
+    ASSERT_EQ(a.nbytes(), b.nbytes());
+    EXPECT_NE(a.raw(), b.raw());
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << name;
+    EXPECT_FALSE(b.writable());
+  }
+  // Defects are found the same way in either residency.
+  write_file(dir.file("cut.safetensors"), std::string("\x10\0\0\0\0\0\0\0{}", 10));
+  EXPECT_THROW(SafetensorsFile::open(dir.file("cut.safetensors"), FileResidency::memory),
+               InvalidInput);
+  EXPECT_THROW(SafetensorsFile::open(dir.file("none.safetensors"), FileResidency::memory),
+               InvalidInput);
+}
+
 TEST(Safetensors, MissingFileNamesThePath) {
   try {
     SafetensorsFile::open("/nonexistent/dir/model.safetensors");

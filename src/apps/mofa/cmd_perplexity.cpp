@@ -40,7 +40,8 @@ void perplexity(const PerplexityFlags& f) {
   if (ids.size() < 2) throw InvalidInput("'" + f.file + "' holds fewer than 2 tokens");
 
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir);
+  io::WeightStore store =
+      io::WeightStore::open_dir(dir, f.model.mmap ? FileResidency::mapped : FileResidency::memory);
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
   auto model = models::causal_lm_create(cfg, store, mo);
@@ -72,9 +73,13 @@ void perplexity(const PerplexityFlags& f) {
   }
   const double ppl = std::exp(nll / static_cast<double>(scored));
   if (f.json) {
-    std::printf("%s\n", nlohmann::json({{"model", dir}, {"file", f.file}, {"ctx", f.ctx},
-                                        {"tokens", ids.size()}, {"scored", scored},
-                                        {"perplexity", ppl}, {"exact", f.model.exact}})
+    std::printf("%s\n", nlohmann::json({{"model", dir},
+                                        {"file", f.file},
+                                        {"ctx", f.ctx},
+                                        {"tokens", ids.size()},
+                                        {"scored", scored},
+                                        {"perplexity", ppl},
+                                        {"exact", f.model.exact}})
                             .dump()
                             .c_str());
   } else {

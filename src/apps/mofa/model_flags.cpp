@@ -27,6 +27,9 @@ void add_model_flags(CLI::App* cmd, ModelFlags* f) {
   cmd->add_option("--threads,-t", f->threads, "CPU threads (default: all cores)");
   cmd->add_option("--ctx-size,-c", f->ctx_size, "context length (default: the model's)");
   cmd->add_flag("--exact", f->exact, "exact matmuls (f32 activations, as the reference computes)");
+  cmd->add_flag("--mmap", f->mmap,
+                "map the weight files instead of reading them into huge-page memory (opens "
+                "faster, pageable; decode is slower)");
 }
 
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* f) {
@@ -59,6 +62,7 @@ std::string resolve_model_dir(const std::string& model) {
 std::unique_ptr<llm::LlmPipeline> load_pipeline(const ModelFlags& f) {
   llm::LoadOptions lo;
   lo.exact = f.exact;
+  lo.mmap = f.mmap;
   lo.ctx_size = f.ctx_size;
   lo.threads = f.threads;
   return llm::LlmPipeline::load(resolve_model_dir(f.model), lo);

@@ -14,6 +14,7 @@ struct ModelFlags {
   int threads = 0;
   int ctx_size = 0;
   bool exact = false;
+  bool mmap = false;
 };
 
 struct SamplingFlags {

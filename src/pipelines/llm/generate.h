@@ -107,6 +107,9 @@ struct LoadOptions {
   bool exact = false;  // exact matmuls (reference tests) instead of the fast default
   int ctx_size = 0;    // 0: the model's max_position_embeddings (capped by memory)
   int threads = 0;     // 0: hardware concurrency
+  // Map the weight files instead of reading them into (huge-page) memory: faster to open and
+  // pageable, but decode streams them through 4 KiB pages.
+  bool mmap = false;
 };
 
 class LlmPipeline {

@@ -110,7 +110,8 @@ class Pipeline final : public LlmPipeline {
     gen_cfg_ = io::GenerationConfig::load(dir);
     tokenizer_ = text::Tokenizer::load(dir);
     template_ = std::make_unique<text::ChatTemplate>(text::ChatTemplate::load(dir));
-    io::WeightStore store = io::WeightStore::open_dir(dir);
+    io::WeightStore store = io::WeightStore::open_dir(
+        dir, options.mmap ? FileResidency::mapped : FileResidency::memory);
     models::ModelOptions mo;
     mo.mode = options.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
     model_ = models::causal_lm_create(cfg_, store, mo);
