@@ -178,6 +178,26 @@ TEST(LinearQuant, DecodeMatvecComputesTheInt8Scheme) {
   }
 }
 
+TEST(LinearQuant, PrefillGemmComputesTheInt8Scheme) {
+  // m > 1 takes the tiled GEMM: 37 rows are whole tiles of 8 or 16 lanes plus a partial one; m
+  // of 2, 6 and 13 cover blocks of six rows of x and remainders; every group size.
+  for (int bits : {4, 8}) {
+    for (int gs : {32, 64, 128}) {
+      for (int64_t m : {2, 6, 13}) {
+        const int64_t cols = 3 * 128;
+        const Weight w = test::random_quant_weight(37, cols, bits, gs, DType::f16, 3 + gs);
+        const auto xv = test::random_floats(m * cols, 9 + m);
+        const Tensor x = Tensor::from_f32(xv, {m, cols});
+        const Tensor fast = run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast);
+        const auto scheme = int8_scheme(xv, m, w);
+        for (int64_t i = 0; i < fast.numel(); ++i)
+          ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i])))
+              << "bits " << bits << " gs " << gs << " m " << m << " at " << i;
+      }
+    }
+  }
+}
+
 TEST(Linear, RejectsMismatchedShapes) {
   const Weight w = weight_dense(Tensor::zeros(DType::f32, {4, 8}), "proj");
   Tensor y;

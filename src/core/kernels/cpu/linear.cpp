@@ -497,12 +497,16 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
       d[g] = step;
       s[g] = hn::GetLane(hn::SumOfLanes(df, vsum));
       const VF vinv = hn::Set(df, inv);
-      for (int64_t j = 0; j < gs; j += N)
-        hn::Store(hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv)), di, codes + j);
       if (bits == 4) {
+        for (int64_t j = 0; j < gs; j += N)
+          hn::Store(hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv)), di, codes + j);
         for (int j = 0; j < gs; ++j) q[XIndex(L, bits, g * gs + j)] = static_cast<int8_t>(codes[j]);
       } else {
-        for (int j = 0; j < gs; ++j) q[g * gs + j] = static_cast<int8_t>(codes[j]);
+        // Natural order: |code| <= 127, so the narrowing cannot saturate.
+        const hn::Rebind<int8_t, DI> d8;
+        for (int64_t j = 0; j < gs; j += N)
+          hn::StoreU(hn::DemoteTo(d8, hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv))), d8,
+                     q + g * gs + j);
       }
     }
     float* dl = xdl + i * L.ldl;
@@ -516,85 +520,6 @@ template <int BITS>
 HWY_INLINE int Code(const uint8_t* wb, int64_t c) {
   if constexpr (BITS == 8) return wb[c];
   return (wb[c / 2] >> (4 * (c & 1))) & 15;
-}
-
-// y[i * ldy + j] for MR rows of quantized x against NR weight rows (codes wb + j * wstride, f32
-// scales srow + j * L.ldg and biases brow + j * L.ldg, zero padded): every unpacked weight vector
-// serves MR rows of x and every x vector NR weight rows.
-template <int BITS, int MR, int NR>
-HWY_INLINE void MicroQ(const uint8_t* wb, int64_t wstride, const float* srow, const float* brow,
-                       int64_t K, int gs, const QLayout& L, const IdxF& idx, const int8_t* xq,
-                       const float* xd, const float* xdl, const float* xsum, float* y,
-                       int64_t ldy) {
-  const DF df;
-  const DI di;
-  const DU8 du8;
-  const DI8 di8;
-  VF acc[MR * NR];
-  HWY_UNROLL(16)
-  for (int i = 0; i < MR * NR; ++i) acc[i] = hn::Zero(df);
-  const auto mask4 = hn::Set(du8, 0x0F);
-  for (int64_t c = 0; c < L.nfull; ++c) {
-    const int64_t g0 = c * L.ch / gs;
-    VF step[MR];
-    HWY_UNROLL(16)
-    for (int i = 0; i < MR; ++i) step[i] = hn::LoadU(df, xdl + i * L.ldl + c * L.n32);
-    if constexpr (BITS == 4) {
-      hn::Vec<DI8> xlo[MR], xhi[MR];
-      HWY_UNROLL(16)
-      for (int i = 0; i < MR; ++i) {
-        xlo[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch);
-        xhi[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch + L.nb);
-      }
-      HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) {
-        const VF sv = hn::TableLookupLanes(hn::LoadU(df, srow + j * L.ldg + g0), idx);
-        const auto v = hn::LoadU(du8, wb + j * wstride + c * L.nb);
-        const auto lo = hn::And(v, mask4);
-        const auto hi = hn::And(hn::ShiftRight<4>(v), mask4);
-        HWY_UNROLL(16)
-        for (int i = 0; i < MR; ++i) {
-          VI s = DotU8I8(hn::Zero(di), lo, xlo[i]);
-          s = DotU8I8(s, hi, xhi[i]);
-          acc[i * NR + j] = hn::MulAdd(hn::ConvertTo(df, s), hn::Mul(sv, step[i]), acc[i * NR + j]);
-        }
-      }
-    } else {
-      hn::Vec<DI8> xv[MR];
-      HWY_UNROLL(16)
-      for (int i = 0; i < MR; ++i) xv[i] = hn::LoadU(di8, xq + i * L.ldq + c * L.ch);
-      HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) {
-        const VF sv = hn::TableLookupLanes(hn::LoadU(df, srow + j * L.ldg + g0), idx);
-        const auto v = hn::LoadU(du8, wb + j * wstride + c * L.nb);
-        HWY_UNROLL(16)
-        for (int i = 0; i < MR; ++i) {
-          const VI s = DotU8I8(hn::Zero(di), v, xv[i]);
-          acc[i * NR + j] = hn::MulAdd(hn::ConvertTo(df, s), hn::Mul(sv, step[i]), acc[i * NR + j]);
-        }
-      }
-    }
-  }
-  HWY_UNROLL(16)
-  for (int i = 0; i < MR; ++i) {
-    const int8_t* q = xq + i * L.ldq;
-    const float* d = xd + i * L.ldg;
-    const float* s = xsum + i * L.ldg;
-    HWY_UNROLL(16)
-    for (int j = 0; j < NR; ++j) {
-      const float* sr = srow + j * L.ldg;
-      const float* br = brow + j * L.ldg;
-      // MLX's bias term, Σ_g bias_g · Σx_g, joins the lanes before the one reduction.
-      VF total = acc[i * NR + j];
-      for (int64_t g = 0; g < L.ldg; g += L.n32)
-        total = hn::MulAdd(hn::LoadU(df, br + g), hn::LoadU(df, s + g), total);
-      float sum = hn::GetLane(hn::SumOfLanes(df, total));
-      for (int64_t c = L.nfull * L.ch; c < K; ++c)
-        sum += static_cast<float>(Code<BITS>(wb + j * wstride, c) * q[XIndex(L, BITS, c)]) *
-               (sr[c / gs] * d[c / gs]);
-      y[i * ldy + j] = sum;
-    }
-  }
 }
 
 // acc[j] += Σ over one chunk of row j (codes at p + j * rs) · x (int8, xc), each i32 lane scaled
@@ -728,66 +653,159 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j]));
 }
 
-// Rows [r0, r1) of y[m, w.rows] from quantized x. sb is per-thread scratch of
-// 2 * tile_rows * L.ldg floats for the tile's scales and biases.
+// Rows [r0, r1) of y = W·x for one quantized x (m == 1). sb is per-thread scratch of
+// 2 * 4 * L.ldg floats (and more) for the rows' scales and biases.
 template <int BITS>
-void QuantGemmT(const int8_t* xq, const float* xd, const float* xdl, const float* xsum, int64_t m,
-                const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb,
-                int64_t tile_rows) {
+void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
+                  const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
   const DF df;
   const int gs = w.group_size;
   HWY_ALIGN int32_t lane_group[64];
   for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
   const auto idx = hn::SetTableIndices(df, lane_group);
-  if (m == 1) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, y, sb);
-    for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, y, sb);
-    return;
-  }
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, y, sb);
+  for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, y, sb);
+}
+
+// ---------------------------------------------------------------- int8 GEMM (m > 1)
+// A tile is R weight rows (R = i32 lanes of a vector) over all K columns, repacked once into
+// per-thread scratch so that vector k holds codes [4k, 4k + 4) of each of the R rows (one row per
+// i32 lane). A u8·i8 dot product against x's four codes at 4k, broadcast, then adds every row's
+// partial sum in its own lane: a group of gs codes costs gs/4 dot products per row of x, and one
+// convert + scale FMA finishes R rows at once. x (int8 per group, natural column order) is only
+// read, a few bytes per dot product, and each loaded tile vector serves MR rows of x.
+
+// Bytes of tile scratch for K columns: codes, then f32 scales and biases per group and lane.
+size_t QTileBytes(int64_t K, int gs) {
+  const size_t R = hn::Lanes(DI());
+  return static_cast<size_t>(K) * R + 2 * static_cast<size_t>(K / gs) * R * sizeof(float);
+}
+
+// Repacks rows [t0, t0 + nr) (nr <= R; missing rows are zero) of w into `tile` with one gather
+// of a dword from each of the R rows per 4 (8-bit) or 8 (4-bit) codes.
+template <int BITS>
+void RepackTile(const WeightView& w, int64_t t0, int64_t nr, uint8_t* tile) {
+  using DU = hn::RebindToUnsigned<DI>;
+  const DI di;
+  const DU du;
+  const int64_t R = static_cast<int64_t>(hn::Lanes(di));
   const int64_t K = w.cols;
-  float* stile = sb;
-  float* btile = sb + tile_rows * L.ldg;
-  for (int64_t t0 = r0; t0 < r1; t0 += tile_rows) {
-    const int64_t nr = std::min(tile_rows, r1 - t0);
-    for (int64_t j = 0; j < nr; ++j) {
-      const int64_t r = t0 + j;
-      const size_t off = static_cast<size_t>(r * L.groups) * dtype_size(w.sdtype);
-      float* sr = stile + j * L.ldg;
-      float* br = btile + j * L.ldg;
-      WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, L.groups, sr);
-      WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, L.groups, br);
-      for (int64_t g = L.groups; g < L.ldg; ++g) sr[g] = br[g] = 0.0f;
-    }
-    int64_t i = 0;
-    const int64_t wstride = w.row_words * 4;
-    auto rows = [&]<int MR>(int64_t i) {
-      int64_t j = 0;
-      auto call = [&]<int NR>(int64_t j) {
-        const int64_t r = t0 + j;
-        const uint8_t* wb = reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) +
-                                                             r * w.row_words);
-        MicroQ<BITS, MR, NR>(wb, wstride, stile + j * L.ldg, btile + j * L.ldg, K, gs, L, idx,
-                             xq + i * L.ldq, xd + i * L.ldg, xdl + i * L.ldl, xsum + i * L.ldg,
-                             y + i * w.rows + r, w.rows);
-      };
-      for (; j + 2 <= nr; j += 2) call.template operator()<2>(j);
-      if (j < nr) call.template operator()<1>(j);
+  const int64_t G = K / w.group_size;
+  const int64_t rs = w.row_words * 4;
+  const uint8_t* base = static_cast<const uint8_t*>(w.data) + t0 * rs;
+  HWY_ALIGN int32_t offsets[64];
+  for (int64_t j = 0; j < R; ++j) offsets[j] = static_cast<int32_t>(j < nr ? j * rs : 0);
+  const auto off = hn::Load(di, offsets);
+  const auto live = hn::RebindMask(du, hn::FirstN(di, static_cast<size_t>(nr)));
+  auto gather = [&](int64_t byte) HWY_ATTR {
+    return hn::GatherOffset(du, reinterpret_cast<const uint32_t*>(base + byte), off);
+  };
+  auto* codes = reinterpret_cast<uint32_t*>(tile);
+  if constexpr (BITS == 8) {
+    for (int64_t k = 0; k < K / 4; ++k)
+      hn::Store(hn::IfThenElseZero(live, gather(4 * k)), du, codes + k * R);
+  } else {
+    // One dword holds codes 8k..8k+7 (low nibble first): two tile vectors, each two bytes
+    // spread to one code per byte. K is a multiple of the group size, so of 8.
+    const auto spread = [&](hn::Vec<DU> v) HWY_ATTR {
+      const auto lo =
+          hn::Or(hn::And(v, hn::Set(du, 0xFu)), hn::ShiftLeft<4>(hn::And(v, hn::Set(du, 0xF0u))));
+      const auto hi = hn::Or(hn::ShiftLeft<8>(hn::And(v, hn::Set(du, 0xF00u))),
+                             hn::ShiftLeft<12>(hn::And(v, hn::Set(du, 0xF000u))));
+      return hn::IfThenElseZero(live, hn::Or(lo, hi));
     };
-    for (; i + 4 <= m; i += 4) rows.template operator()<4>(i);
-    switch (m - i) {
-      case 3:
-        rows.template operator()<3>(i);
-        break;
-      case 2:
-        rows.template operator()<2>(i);
-        break;
-      case 1:
-        rows.template operator()<1>(i);
-        break;
-      default:
-        break;
+    for (int64_t k = 0; k < K / 8; ++k) {
+      const auto v = gather(4 * k);
+      hn::Store(spread(v), du, codes + (2 * k) * R);
+      hn::Store(spread(hn::ShiftRight<16>(v)), du, codes + (2 * k + 1) * R);
     }
+  }
+  float* sc = reinterpret_cast<float*>(tile + K * R);
+  float* bi = sc + G * R;
+  for (int64_t j = 0; j < R; ++j) {
+    const size_t off_s = static_cast<size_t>((t0 + j) * G) * dtype_size(w.sdtype);
+    for (int64_t g = 0; g < G; ++g) {
+      const bool in = j < nr;
+      sc[g * R + j] = in ? load_f32(static_cast<const char*>(w.scales) + off_s, w.sdtype, g) : 0.0f;
+      bi[g * R + j] = in ? load_f32(static_cast<const char*>(w.biases) + off_s, w.sdtype, g) : 0.0f;
+    }
+  }
+}
+
+// y[i * ldy + lane] for MR rows of x (codes xq + i * ldq, per-group steps xd + i * ldg and sums
+// xsum + i * ldg) against one repacked tile; `valid` lanes are stored.
+template <int MR>
+HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
+                          const int8_t* HWY_RESTRICT xq, int64_t ldq, const float* HWY_RESTRICT xd,
+                          const float* HWY_RESTRICT xsum, int64_t ldg, float* HWY_RESTRICT y,
+                          int64_t ldy, size_t valid) {
+  const DF df;
+  const DI di;
+  const DU8 du8;
+  const DI8 di8;
+  const int64_t R = static_cast<int64_t>(hn::Lanes(di));
+  const int64_t G = K / gs;
+  const float* sc = reinterpret_cast<const float*>(tile + K * R);
+  const float* bi = sc + G * R;
+  VF accf[MR];
+  HWY_UNROLL(16)
+  for (int i = 0; i < MR; ++i) accf[i] = hn::Zero(df);
+  const uint8_t* wv = tile;
+  for (int64_t g = 0; g < G; ++g) {
+    VI acc[MR];
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) acc[i] = hn::Zero(di);
+    const int64_t c0 = g * gs;
+    for (int64_t c = c0; c < c0 + gs; c += 4, wv += R * 4) {
+      const auto wk = hn::Load(du8, wv);
+      HWY_UNROLL(16)
+      for (int i = 0; i < MR; ++i) {
+        int32_t x4;
+        std::memcpy(&x4, xq + i * ldq + c, 4);
+        acc[i] = DotU8I8(acc[i], wk, hn::BitCast(di8, hn::Set(di, x4)));
+      }
+    }
+    const VF sv = hn::Load(df, sc + g * R);
+    const VF bv = hn::Load(df, bi + g * R);
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) {
+      accf[i] =
+          hn::MulAdd(hn::ConvertTo(df, acc[i]), hn::Mul(sv, hn::Set(df, xd[i * ldg + g])), accf[i]);
+      accf[i] = hn::MulAdd(bv, hn::Set(df, xsum[i * ldg + g]), accf[i]);
+    }
+  }
+  if (valid == hn::Lanes(df)) {
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) hn::StoreU(accf[i], df, y + i * ldy);
+  } else {
+    const auto keep = hn::FirstN(df, valid);
+    HWY_UNROLL(16)
+    for (int i = 0; i < MR; ++i) hn::BlendedStore(accf[i], keep, df, y + i * ldy);
+  }
+}
+
+// Rows [r0, r1) of y[m, w.rows] (r0 a multiple of R) from x quantized in natural order with
+// layout L; `tile` is per-thread scratch of QTileBytes (vector aligned).
+template <int BITS>
+void QuantGemmTilesT(const int8_t* xq, const float* xd, const float* xsum, int64_t m,
+                     const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y,
+                     uint8_t* tile) {
+  const int64_t R = static_cast<int64_t>(hn::Lanes(DI()));
+  const int64_t K = w.cols;
+  const int gs = w.group_size;
+  constexpr int MR = 6;
+  for (int64_t t0 = r0; t0 < r1; t0 += R) {
+    const int64_t nr = std::min(R, r1 - t0);
+    RepackTile<BITS>(w, t0, nr, tile);
+    const size_t valid = static_cast<size_t>(nr);
+    int64_t i = 0;
+    for (; i + MR <= m; i += MR)
+      TileMicro<MR>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg, L.ldg,
+                    y + i * w.rows + t0, w.rows, valid);
+    for (; i < m; ++i)
+      TileMicro<1>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg, L.ldg,
+                   y + i * w.rows + t0, w.rows, valid);
   }
 }
 
@@ -800,11 +818,21 @@ void QuantizeActivations(const float* x, int64_t i0, int64_t i1, int64_t K, int 
   QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xdl, xsum);
 }
 
-void QuantGemm(const int8_t* xq, const float* xd, const float* xdl, const float* xsum, int64_t m,
-               const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb,
-               int64_t tile_rows) {
-  if (w.bits == 4) return QuantGemmT<4>(xq, xd, xdl, xsum, m, w, L, r0, r1, y, sb, tile_rows);
-  QuantGemmT<8>(xq, xd, xdl, xsum, m, w, L, r0, r1, y, sb, tile_rows);
+void QuantMatvec(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
+                 const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
+  if (w.bits == 4) return QuantMatvecT<4>(xq, xd, xsum, w, L, r0, r1, y, sb);
+  QuantMatvecT<8>(xq, xd, xsum, w, L, r0, r1, y, sb);
+}
+
+size_t QuantTileBytes(int64_t K, int gs) {
+  return QTileBytes(K, gs);
+}
+
+void QuantGemmTiles(const int8_t* xq, const float* xd, const float* xsum, int64_t m,
+                    const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y,
+                    uint8_t* tile) {
+  if (w.bits == 4) return QuantGemmTilesT<4>(xq, xd, xsum, m, w, L, r0, r1, y, tile);
+  QuantGemmTilesT<8>(xq, xd, xsum, m, w, L, r0, r1, y, tile);
 }
 
 #else
@@ -817,8 +845,15 @@ void QuantizeActivations(const float*, int64_t, int64_t, int64_t, int, int, cons
                          float*, float*, float*) {
   throw InternalError("[linear] int8 activations requested on the scalar target");
 }
-void QuantGemm(const int8_t*, const float*, const float*, const float*, int64_t, const WeightView&,
-               const QLayout&, int64_t, int64_t, float*, float*, int64_t) {
+void QuantMatvec(const int8_t*, const float*, const float*, const WeightView&, const QLayout&,
+                 int64_t, int64_t, float*, float*) {
+  throw InternalError("[linear] int8 matvec requested on the scalar target");
+}
+size_t QuantTileBytes(int64_t, int) {
+  return 0;
+}
+void QuantGemmTiles(const int8_t*, const float*, const float*, int64_t, const WeightView&,
+                    const QLayout&, int64_t, int64_t, float*, uint8_t*) {
   throw InternalError("[linear] int8 GEMM requested on the scalar target");
 }
 #endif  // HWY_TARGET != HWY_SCALAR
@@ -835,7 +870,9 @@ HWY_EXPORT(DenseMatvec);
 HWY_EXPORT(GemmF32);
 HWY_EXPORT(QuantLayout);
 HWY_EXPORT(QuantizeActivations);
-HWY_EXPORT(QuantGemm);
+HWY_EXPORT(QuantMatvec);
+HWY_EXPORT(QuantTileBytes);
+HWY_EXPORT(QuantGemmTiles);
 HWY_EXPORT(EmbedRows);
 
 namespace {
@@ -894,7 +931,10 @@ void gemm_f32(const float* x, int64_t m, const WeightView& w, float* y) {
 
 // Returns false when this CPU's target has no int8 path.
 bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
-  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(w.bits, w.group_size, w.cols);
+  // A matvec reads x in the weights' nibble order (MatvecQ); the tiled GEMM in natural order,
+  // which is the 8-bit layout for either width.
+  const int xbits = m == 1 ? w.bits : 8;
+  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(xbits, w.group_size, w.cols);
   if (L.nb == 0) return false;
   Scratch& s = scratch();
   int8_t* xq = grow(s.xq, static_cast<size_t>(m * L.ldq));
@@ -904,20 +944,34 @@ bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
   auto& pool = thread_pool_global();
   auto quantize = [&](int64_t b, int64_t e, int) {
     HWY_DYNAMIC_DISPATCH(QuantizeActivations)
-    (x, b, e, w.cols, w.bits, w.group_size, L, xq, xd, xdl, xsum);
+    (x, b, e, w.cols, xbits, w.group_size, L, xq, xd, xdl, xsum);
   };
   if (m >= 16)
     pool.parallel_for(m, quantize);
   else
     quantize(0, m, 0);
-  const int64_t tr = 32;
+  if (m == 1) {
+    pool.parallel_for(
+        w.rows,
+        [&](int64_t b, int64_t e, int) {
+          float* sb = grow(scratch().tile, static_cast<size_t>(8 * L.ldg));
+          HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, w, L, b, e, y, sb);
+        },
+        4);
+    return true;
+  }
+  const size_t tile_bytes = HWY_DYNAMIC_DISPATCH(QuantTileBytes)(w.cols, w.group_size);
+  const int64_t lanes = static_cast<int64_t>(HWY_DYNAMIC_DISPATCH(FloatLanes)());
   pool.parallel_for(
       w.rows,
       [&](int64_t b, int64_t e, int) {
-        float* sb = grow(scratch().tile, static_cast<size_t>(2 * std::max<int64_t>(tr, 4) * L.ldg));
-        HWY_DYNAMIC_DISPATCH(QuantGemm)(xq, xd, xdl, xsum, m, w, L, b, e, y, sb, tr);
+        auto* tile = reinterpret_cast<uint8_t*>(
+            grow(scratch().tile, (tile_bytes + 64 + sizeof(float) - 1) / sizeof(float)));
+        // Vector loads of the tile want alignment; the scratch is only float-aligned.
+        tile += (64 - reinterpret_cast<uintptr_t>(tile) % 64) % 64;
+        HWY_DYNAMIC_DISPATCH(QuantGemmTiles)(xq, xd, xsum, m, w, L, b, e, y, tile);
       },
-      4);
+      lanes);
   return true;
 }
 
