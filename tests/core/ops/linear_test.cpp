@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/kernels/cpu/linear_bf16.h"
 #include "core/kernels/dispatch.h"
 #include "core/kernels/reference/reference_kernels.h"
 #include "core/ops/op_test_util.h"
@@ -77,13 +78,27 @@ TEST_P(LinearDense, MatchesReference) {
   for (MatmulMode mode : {MatmulMode::exact, MatmulMode::fast}) {
     const Tensor y = run_linear(kernels::cpu_kernels(), x, w, mode, bias);
     ASSERT_EQ(y.shape(), (Shape{m, rows}));
-    expect_exact(y, ref, absp, cols);
+    if (mode == MatmulMode::fast && dt == DType::bf16 && cols % 2 == 0 &&
+        kernels::cpu::bf16_dot_available()) {
+      // bf16 dot products: x is rounded to bf16 once, then products and sums are f32 exact.
+      std::vector<float> xr(xv.size());
+      for (size_t i = 0; i < xv.size(); ++i) xr[i] = bf16_to_f32(f32_to_bf16(xv[i]));
+      const Tensor ref_r = run_linear(kernels::reference_kernels(), Tensor::from_f32(xr, {m, cols}),
+                                      w, MatmulMode::exact, bias);
+      expect_exact(y, ref_r, abs_products(xr, m, w), cols);
+      // Rounding x moves each product by at most 2^-9 of itself.
+      for (int64_t i = 0; i < y.numel(); ++i)
+        ASSERT_NEAR(y.data<float>()[i], ref.data<float>()[i], std::ldexp(absp[i], -8) + 1e-6);
+    } else {
+      expect_exact(y, ref, absp, cols);
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearDense,
                          ::testing::Combine(::testing::Values(DType::f32, DType::f16, DType::bf16),
-                                            ::testing::Values<int64_t>(1, 2, 7),
+                                            // 13: blocks of 8 rows of x and a remainder
+                                            ::testing::Values<int64_t>(1, 2, 7, 13),
                                             // 37 and 6: the m == 1 path's blocks of rows
                                             // and a remainder; 83: a partial column block.
                                             ::testing::Values<int64_t>(1, 6, 37),

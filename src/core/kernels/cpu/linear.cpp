@@ -3,8 +3,9 @@
 //  - f32 GEMM (m > 1, or exact quantized): a tile of W rows is widened/dequantized once into
 //    per-thread scratch and reused by 4x4 register-blocked microkernels over all rows of x;
 //  - int8 (fast mode, 4- and 8-bit): x is quantized once per call to int8 per group, W codes are
-//    fed unchanged to u8·i8 dot products (AVX-512 VNNI where present), and MLX's bias term is
-//    added as bias · Σx_group.
+//    fed to u8·i8 dot products (AVX-512 VNNI where present), and MLX's bias term is added as
+//    bias · Σx_group;
+//  - bf16 weights in fast mode, where the CPU has AVX512-BF16: linear_bf16.cpp.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/linear.cpp"
 // VNNI is part of Highway's AVX3_DL target, which is only compiled on request.
@@ -27,6 +28,7 @@
 
 #include "core/error.h"
 #include "core/kernels/cpu/cpu_kernels.h"
+#include "core/kernels/cpu/linear_bf16.h"
 #include "core/thread_pool.h"
 
 #ifndef MOFA_CORE_KERNELS_CPU_LINEAR_ONCE
@@ -979,7 +981,10 @@ bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
 
 void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DType bias_dtype,
             float* y, ops::MatmulMode mode) {
-  if (w.bits == 0 && m == 1) {
+  if (mode == ops::MatmulMode::fast && w.bits == 0 && w.dtype == DType::bf16 && w.cols % 2 == 0 &&
+      bf16_dot_available()) {
+    linear_bf16_dot(x, m, w, y);
+  } else if (w.bits == 0 && m == 1) {
     thread_pool_global().parallel_for(
         w.rows,
         [&](int64_t b, int64_t e, int) {

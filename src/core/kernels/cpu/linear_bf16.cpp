@@ -1,0 +1,196 @@
+#include "core/kernels/cpu/linear_bf16.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+#define MOFA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+// The loops over rows are unrolled on request so that the accumulator arrays live in registers
+// (left rolled, GCC kept them in memory: a store and reload per dot product).
+
+namespace mofa::kernels::cpu {
+namespace {
+
+constexpr int64_t kLanes = 16;     // f32 lanes, and weight rows per GEMM tile
+constexpr int64_t kPairs = 32;     // bf16 values per vector
+constexpr int64_t kPrefetch = 64;  // bytes per prefetched line
+constexpr int kRowsPerMatvec = 4;  // weight rows that share each load of x
+constexpr int kRowsOfX = 8;        // rows of x that share each loaded tile vector
+
+struct Scratch {
+  std::vector<uint16_t> xb;    // x rounded to bf16, rows padded to whole vectors
+  std::vector<uint32_t> tile;  // repacked weight pairs
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// x[m, K] -> xb[m, ldx] in bf16 (round to nearest even), zero padded.
+MOFA_BF16_TARGET void round_rows(const float* x, int64_t i0, int64_t i1, int64_t K, int64_t ldx,
+                                 uint16_t* xb) {
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* src = x + i * K;
+    uint16_t* dst = xb + i * ldx;
+    for (int64_t c = 0; c < ldx; c += kPairs) {
+      const int64_t n = std::clamp<int64_t>(K - c, 0, kPairs);
+      const __mmask16 lo = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+      const __mmask16 hi = static_cast<__mmask16>(n >= 32  ? 0xFFFF
+                                                  : n > 16 ? (1u << (n - 16)) - 1
+                                                           : 0);
+      const __m512 a = _mm512_maskz_loadu_ps(lo, src + c);
+      const __m512 b = _mm512_maskz_loadu_ps(hi, src + c + 16);
+      _mm512_storeu_si512(dst + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a)));
+    }
+  }
+}
+
+// GCC 12's _mm512_reduce_add_ps trips -Wuninitialized inside its own header; once per row, a
+// store and a scalar sum cost nothing.
+MOFA_BF16_TARGET float lane_sum(__m512 v) {
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  float s = 0.0f;
+  for (float l : lanes) s += l;
+  return s;
+}
+
+// Rows [r0, r1) of y = w · xb for one row of x: kRowsPerMatvec rows at a time share each load of
+// x, and the next block of rows is prefetched linearly while this one is read.
+template <int NR>
+MOFA_BF16_TARGET void matvec_rows(const uint16_t* xb, const uint16_t* w, int64_t K, int64_t r,
+                                  float* y) {
+  __m512 acc[NR];
+#pragma GCC unroll 16
+  for (int j = 0; j < NR; ++j) acc[j] = _mm512_setzero_ps();
+  const uint16_t* row = w + r * K;
+  const auto* next = reinterpret_cast<const char*>(row + NR * K);
+  const int64_t full = K / kPairs * kPairs;
+  for (int64_t c = 0; c < full; c += kPairs) {
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+      _mm_prefetch(next + (c / kPairs * NR + j) * kPrefetch, _MM_HINT_T0);
+    const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xb + c));
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+      acc[j] = _mm512_dpbf16_ps(
+          acc[j], reinterpret_cast<__m512bh>(_mm512_loadu_si512(row + j * K + c)), xv);
+  }
+  if (full < K) {
+    const __mmask32 tail = static_cast<__mmask32>((uint64_t{1} << (K - full)) - 1);
+    const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_loadu_si512(xb + full));
+#pragma GCC unroll 16
+    for (int j = 0; j < NR; ++j)
+      acc[j] = _mm512_dpbf16_ps(
+          acc[j], reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi16(tail, row + j * K + full)),
+          xv);
+  }
+#pragma GCC unroll 16
+  for (int j = 0; j < NR; ++j) y[r + j] = lane_sum(acc[j]);
+}
+
+// Rows [t0, t0 + nr) of w (nr <= kLanes, the rest zero) into tile[k * kLanes + j]: the bf16 pair
+// (2k, 2k + 1) of row j, one gather per pair of columns.
+MOFA_BF16_TARGET void repack_tile(const uint16_t* w, int64_t K, int64_t t0, int64_t nr,
+                                  uint32_t* tile) {
+  alignas(64) int32_t offsets[kLanes];
+  for (int64_t j = 0; j < kLanes; ++j) offsets[j] = static_cast<int32_t>(j < nr ? j * K * 2 : 0);
+  const __m512i off = _mm512_load_si512(offsets);
+  const __mmask16 live = static_cast<__mmask16>(nr >= kLanes ? 0xFFFF : (1u << nr) - 1);
+  const auto* base = reinterpret_cast<const char*>(w + t0 * K);
+  for (int64_t k = 0; k < K / 2; ++k)
+    _mm512_store_si512(tile + k * kLanes, _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live,
+                                                                      off, base + 4 * k, 1));
+}
+
+// y[i * ldy + lane] for MR rows of xb against one repacked tile; `live` lanes are stored.
+template <int MR>
+MOFA_BF16_TARGET void tile_micro(const uint32_t* tile, int64_t K, const uint16_t* xb, int64_t ldx,
+                                 float* y, int64_t ldy, __mmask16 live) {
+  __m512 acc[MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K / 2; ++k) {
+    const __m512bh wk = reinterpret_cast<__m512bh>(_mm512_load_si512(tile + k * kLanes));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, xb + i * ldx + 2 * k, sizeof(pair));
+      acc[i] = _mm512_dpbf16_ps(acc[i], wk, reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair)));
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(y + i * ldy, live, acc[i]);
+}
+
+MOFA_BF16_TARGET void gemm_tiles(const uint16_t* xb, int64_t m, int64_t ldx, const uint16_t* w,
+                                 int64_t rows, int64_t K, int64_t r0, int64_t r1, uint32_t* tile,
+                                 float* y) {
+  for (int64_t t0 = r0; t0 < r1; t0 += kLanes) {
+    const int64_t nr = std::min(kLanes, r1 - t0);
+    repack_tile(w, K, t0, nr, tile);
+    const __mmask16 live = static_cast<__mmask16>(nr >= kLanes ? 0xFFFF : (1u << nr) - 1);
+    int64_t i = 0;
+    for (; i + kRowsOfX <= m; i += kRowsOfX)
+      tile_micro<kRowsOfX>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
+    for (; i < m; ++i) tile_micro<1>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
+  }
+}
+
+template <typename T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
+
+bool bf16_dot_available() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y) {
+  if (!bf16_dot_available() || w.dtype != DType::bf16 || w.bits != 0 || w.cols % 2 != 0)
+    throw InternalError("[linear] bf16 dot products requested for an unsuitable weight or CPU");
+  const int64_t K = w.cols;
+  const int64_t ldx = (K + kPairs - 1) / kPairs * kPairs;
+  uint16_t* xb = grow(scratch().xb, static_cast<size_t>(m * ldx));
+  auto& pool = thread_pool_global();
+  if (m >= 16)
+    pool.parallel_for(m, [&](int64_t b, int64_t e, int) { round_rows(x, b, e, K, ldx, xb); });
+  else
+    round_rows(x, 0, m, K, ldx, xb);
+  const auto* wd = static_cast<const uint16_t*>(w.data);
+  if (m == 1) {
+    pool.parallel_for(
+        w.rows,
+        [&](int64_t b, int64_t e, int) {
+          int64_t r = b;
+          for (; r + kRowsPerMatvec <= e; r += kRowsPerMatvec)
+            matvec_rows<kRowsPerMatvec>(xb, wd, K, r, y);
+          for (; r < e; ++r) matvec_rows<1>(xb, wd, K, r, y);
+        },
+        kRowsPerMatvec);
+    return;
+  }
+  pool.parallel_for(
+      w.rows,
+      [&](int64_t b, int64_t e, int) {
+        auto& tile = scratch().tile;
+        const size_t need = static_cast<size_t>(K / 2 * kLanes) + kLanes;
+        uint32_t* t = grow(tile, need);
+        t += (kLanes - reinterpret_cast<uintptr_t>(t) / sizeof(uint32_t) % kLanes) % kLanes;
+        gemm_tiles(xb, m, ldx, wd, w.rows, K, b, e, t, y);
+      },
+      kLanes);
+}
+
+}  // namespace mofa::kernels::cpu
