@@ -40,6 +40,14 @@ struct AttentionArgs {
   float scale = 1.0f;
 };
 
+// One product of linear_shared: y[m, w.rows] = x · wᵀ (+ bias[w.rows] in bias_dtype if non-null).
+struct LinearOut {
+  WeightView w;
+  const void* bias = nullptr;
+  DType bias_dtype = DType::f32;
+  float* y = nullptr;
+};
+
 struct KernelTable {
   const char* name;
   // y[m, w.rows] = x[m, w.cols] · wᵀ (+ bias[w.rows] in `bias_dtype` if non-null).
@@ -60,6 +68,10 @@ struct KernelTable {
   // out[i] = a[i] + b[i]; out may alias a.
   void (*add)(const float* a, const float* b, float* out, int64_t n);
   void (*attention)(const AttentionArgs& args);
+  // outs[0..n) of the same x (q/k/v, gate/up; equal w.cols): x is prepared once and, where the
+  // backend can, all products share one parallel region.
+  void (*linear_shared)(const float* x, int64_t m, const LinearOut* outs, int n,
+                        ops::MatmulMode mode);
 };
 
 // Plain scalar kernels: the specification and the test oracle (single-threaded, f64 sums).

@@ -1,3 +1,4 @@
+#include <array>
 #include <string>
 
 #include "core/kernels/dispatch.h"
@@ -19,8 +20,9 @@ static void check_weight(const char* op, const Weight& w) {
                  " but no quantization");
 }
 
-void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const Tensor& bias) {
-  constexpr const char* op = "linear";
+// Validates one product (allocating y if undefined) and returns m, the rows of x.
+static int64_t prepare_linear(const char* op, const Tensor& x, const Weight& w, Tensor& y,
+                              const Tensor& bias) {
   detail::check_f32(op, "x", x);
   check_weight(op, w);
   if (x.ndim() < 1 || x.dim(-1) != w.cols)
@@ -40,6 +42,11 @@ void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const 
                    " must be a contiguous float vector of " + std::to_string(w.rows) +
                    " for weight '" + w.name + "'");
   }
+  return m;
+}
+
+void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const Tensor& bias) {
+  const int64_t m = prepare_linear("linear", x, w, y, bias);
   if (m == 0 || w.rows == 0) return;
   profile::timed_by([&] { return profile::linear_kind(w.name); },
                     [&] {
@@ -47,6 +54,32 @@ void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const 
                                                        bias.defined() ? bias.raw() : nullptr,
                                                        bias.defined() ? bias.dtype() : DType::f32,
                                                        y.data_mut<float>(), mode);
+                    });
+}
+
+void linear_shared(const Tensor& x, std::span<const LinearTarget> targets, MatmulMode mode) {
+  constexpr const char* op = "linear_shared";
+  constexpr size_t kMax = 8;
+  if (targets.empty() || targets.size() > kMax)
+    fail(op, std::to_string(targets.size()) + " products (1 to " + std::to_string(kMax) + ")");
+  std::array<kernels::LinearOut, kMax> outs{};
+  int64_t m = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const LinearTarget& t = targets[i];
+    if (!t.w || !t.y) fail(op, "product " + std::to_string(i) + " has no weight or output");
+    const Tensor none;
+    const Tensor& bias = t.bias ? *t.bias : none;
+    m = prepare_linear(op, x, *t.w, *t.y, bias);
+    outs[i] =
+        kernels::LinearOut{kernels::weight_view(*t.w), bias.defined() ? bias.raw() : nullptr,
+                           bias.defined() ? bias.dtype() : DType::f32, t.y->data_mut<float>()};
+    if (t.w->rows == 0) fail(op, "weight '" + t.w->name + "' has no rows");
+  }
+  if (m == 0) return;
+  profile::timed_by([&] { return profile::linear_kind(targets[0].w->name); },
+                    [&] {
+                      kernels::active_kernels().linear_shared(
+                          x.data<float>(), m, outs.data(), static_cast<int>(targets.size()), mode);
                     });
 }
 

@@ -5,6 +5,7 @@
 // An undefined output tensor is allocated by the op; a defined one must be contiguous f32 with
 // the right element count (its shape is not changed).
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/tensor.h"
@@ -22,6 +23,18 @@ enum class MatmulMode { exact, fast };
 void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode,
             const Tensor& bias = Tensor());
 
+// One product of linear_shared; bias is optional.
+struct LinearTarget {
+  const Weight* w = nullptr;
+  Tensor* y = nullptr;
+  const Tensor* bias = nullptr;
+};
+
+// linear() of one x by up to 8 weights of equal cols (q/k/v, gate/up), with the same results:
+// x is prepared once and, where the backend can, all products share one parallel region (at
+// decode each is too small to keep both cores busy between two barriers).
+void linear_shared(const Tensor& x, std::span<const LinearTarget> targets, MatmulMode mode);
+
 // out[n, table.cols] = rows `ids[0..n)` of table, widened/dequantized to f32.
 void embedding(const Weight& table, const int32_t* ids, int64_t n, Tensor& out);
 
@@ -32,9 +45,9 @@ void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y);
 // already applied) and a multiplier on cos/sin (YaRN's attention factor; 1 otherwise).
 struct Rope {
   int head_dim = 0;
-  int rotary_dim = 0;            // dims rotated, from the start of each head (partial rotary)
-  bool interleaved = false;      // pairs (2i, 2i+1) (GPT-J/GLM) instead of (i, i + rotary_dim/2)
-  std::vector<float> inv_freq;   // [rotary_dim / 2]
+  int rotary_dim = 0;           // dims rotated, from the start of each head (partial rotary)
+  bool interleaved = false;     // pairs (2i, 2i+1) (GPT-J/GLM) instead of (i, i + rotary_dim/2)
+  std::vector<float> inv_freq;  // [rotary_dim / 2]
   float mscale = 1.0f;
 };
 

@@ -138,9 +138,9 @@ void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* p
   Tensor q = arena_.alloc(DType::f32, {n, q_dim});
   Tensor k = arena_.alloc(DType::f32, {n, kv_dim});
   Tensor v = arena_.alloc(DType::f32, {n, kv_dim});
-  ops::linear(h, l.q, q, mode_, l.q_bias);
-  ops::linear(h, l.k, k, mode_, l.k_bias);
-  ops::linear(h, l.v, v, mode_, l.v_bias);
+  const ops::LinearTarget qkv[] = {
+      {&l.q, &q, &l.q_bias}, {&l.k, &k, &l.k_bias}, {&l.v, &v, &l.v_bias}};
+  ops::linear_shared(h, qkv, mode_);
   if (spec_.qk_norm) {
     Tensor qh = q.reshape({n * n_heads_, head_dim_});
     Tensor kh = k.reshape({n * n_kv_heads_, head_dim_});
@@ -184,8 +184,8 @@ void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
   }
   Tensor gate = arena_.alloc(DType::f32, {n, intermediate_});
   Tensor up = arena_.alloc(DType::f32, {n, intermediate_});
-  ops::linear(h, l.gate, gate, mode_);
-  ops::linear(h, l.up, up, mode_);
+  const ops::LinearTarget gate_up[] = {{&l.gate, &gate}, {&l.up, &up}};
+  ops::linear_shared(h, gate_up, mode_);
   ops::silu_mul(gate, up, gate);
   ops::linear(gate, l.down, h, mode_);
   if (spec_.sandwich_norms) ops::rms_norm(h, l.mlp_out_norm, eps_, h);

@@ -213,6 +213,57 @@ TEST(LinearQuant, PrefillGemmComputesTheInt8Scheme) {
   }
 }
 
+// linear_shared gives each product exactly what linear() gives it: quantized alike (one int8
+// pass over x), bf16 (one bf16 rounding), mixed formats (the per-product fallback), with biases
+// and row counts that are not multiples of the kernels' row blocks.
+TEST(LinearShared, EqualsSeparateLinears) {
+  const int64_t cols = 256;
+  auto quant = [&](int64_t rows, int bits, uint32_t seed) {
+    return test::random_quant_weight(rows, cols, bits, 64, DType::bf16, seed);
+  };
+  auto dense = [&](int64_t rows, DType dt, uint32_t seed) {
+    return weight_dense(test::tensor_of(dt, test::random_floats(rows * cols, seed), {rows, cols}),
+                        "w");
+  };
+  const std::vector<std::vector<Weight>> sets = {
+      {quant(37, 4, 1), quant(6, 4, 2), quant(16, 4, 3)},
+      {quant(9, 8, 4), quant(33, 8, 5)},
+      {dense(21, DType::bf16, 6), dense(7, DType::bf16, 7), dense(5, DType::bf16, 8)},
+      {quant(10, 4, 9), dense(11, DType::f32, 10), quant(12, 8, 11)}};
+  for (const auto& ws : sets) {
+    for (int64_t m : {1, 3}) {
+      for (MatmulMode mode : {MatmulMode::exact, MatmulMode::fast}) {
+        const Tensor x = Tensor::from_f32(test::random_floats(m * cols, 12), {m, cols});
+        std::vector<Tensor> bias, ys(ws.size());
+        std::vector<ops::LinearTarget> targets;
+        for (size_t i = 0; i < ws.size(); ++i)
+          bias.push_back(
+              test::tensor_of(DType::f32, test::random_floats(ws[i].rows, 20 + i), {ws[i].rows}));
+        for (size_t i = 0; i < ws.size(); ++i) targets.push_back({&ws[i], &ys[i], &bias[i]});
+        ops::linear_shared(x, targets, mode);
+        for (size_t i = 0; i < ws.size(); ++i) {
+          Tensor alone;
+          ops::linear(x, ws[i], alone, mode, bias[i]);
+          ASSERT_EQ(ys[i].shape(), alone.shape());
+          for (int64_t j = 0; j < alone.numel(); ++j)
+            ASSERT_EQ(ys[i].data<float>()[j], alone.data<float>()[j])
+                << "product " << i << " m " << m << " at " << j;
+        }
+      }
+    }
+  }
+  // A product whose cols differ from x's is refused, naming the weight.
+  const Weight odd = dense(4, DType::f32, 30);
+  Tensor y0, y1;
+  const ops::LinearTarget bad[] = {{&sets[0][0], &y0}, {&odd, &y1}};
+  const Weight narrow = weight_dense(Tensor::zeros(DType::f32, {4, 8}), "narrow");
+  const ops::LinearTarget mismatched[] = {{&sets[0][0], &y0}, {&narrow, &y1}};
+  EXPECT_NO_THROW(ops::linear_shared(Tensor::zeros(DType::f32, {1, cols}), bad, MatmulMode::fast));
+  EXPECT_THROW(
+      ops::linear_shared(Tensor::zeros(DType::f32, {1, cols}), mismatched, MatmulMode::fast),
+      InvalidInput);
+}
+
 TEST(Linear, RejectsMismatchedShapes) {
   const Weight w = weight_dense(Tensor::zeros(DType::f32, {4, 8}), "proj");
   Tensor y;

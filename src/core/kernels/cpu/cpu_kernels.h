@@ -7,6 +7,7 @@ namespace mofa::kernels::cpu {
 
 void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DType bias_dtype,
             float* y, ops::MatmulMode mode);
+void linear_shared(const float* x, int64_t m, const LinearOut* outs, int n, ops::MatmulMode mode);
 void embedding(const WeightView& w, const int32_t* ids, int64_t n, float* out);
 void rms_norm(const float* x, int64_t m, int64_t d, const void* weight, DType wdtype, float eps,
               float* y);

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "core/kernels/cpu/cpu_kernels.h"
 #include "core/kernels/cpu/linear_bf16.h"
+#include "core/kernels/cpu/shared_rows.h"
 #include "core/thread_pool.h"
 
 #ifndef MOFA_CORE_KERNELS_CPU_LINEAR_ONCE
@@ -977,7 +978,55 @@ bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
   return true;
 }
 
+// m == 1, fast mode, every product quantized alike at 4 or 8 bits: x is quantized once and all
+// rows are one parallel region. False when that does not apply.
+bool shared_matvec_int8(const float* x, const LinearOut* outs, int n) {
+  const WeightView& w0 = outs[0].w;
+  if (w0.bits != 4 && w0.bits != 8) return false;
+  for (int i = 1; i < n; ++i)
+    if (outs[i].w.bits != w0.bits || outs[i].w.group_size != w0.group_size) return false;
+  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(w0.bits, w0.group_size, w0.cols);
+  if (L.nb == 0) return false;
+  Scratch& s = scratch();
+  int8_t* xq = grow(s.xq, static_cast<size_t>(L.ldq));
+  float* xd = grow(s.xd, static_cast<size_t>(L.ldg));
+  float* xsum = grow(s.xsum, static_cast<size_t>(L.ldg));
+  float* xdl = grow(s.xdl, static_cast<size_t>(L.ldl));
+  HWY_DYNAMIC_DISPATCH(QuantizeActivations)
+  (x, 0, 1, w0.cols, w0.bits, w0.group_size, L, xq, xd, xdl, xsum);
+  for_shared_rows(outs, n, 4, [&](int i, int64_t r0, int64_t r1) {
+    float* sb = grow(scratch().tile, static_cast<size_t>(8 * L.ldg));
+    HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, outs[i].w, L, r0, r1, outs[i].y, sb);
+  });
+  return true;
+}
+
 }  // namespace
+
+void linear_shared(const float* x, int64_t m, const LinearOut* outs, int n, ops::MatmulMode mode) {
+  bool done = false;
+  if (m == 1 && n > 1 && mode == ops::MatmulMode::fast) {
+    if (outs[0].w.bits != 0) {
+      done = shared_matvec_int8(x, outs, n);
+    } else if (bf16_dot_available()) {
+      bool all_bf16 = true;
+      for (int i = 0; i < n; ++i)
+        all_bf16 = all_bf16 && outs[i].w.bits == 0 && outs[i].w.dtype == DType::bf16 &&
+                   outs[i].w.cols % 2 == 0;
+      if (all_bf16) {
+        matvec_bf16_dot_shared(x, outs, n);
+        done = true;
+      }
+    }
+  }
+  if (!done) {
+    for (int i = 0; i < n; ++i)
+      linear(x, m, outs[i].w, outs[i].bias, outs[i].bias_dtype, outs[i].y, mode);
+    return;
+  }
+  for (int i = 0; i < n; ++i)
+    if (outs[i].bias) add_bias(outs[i].y, 1, outs[i].w.rows, outs[i].bias, outs[i].bias_dtype);
+}
 
 void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DType bias_dtype,
             float* y, ops::MatmulMode mode) {

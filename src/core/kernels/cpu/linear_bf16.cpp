@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/kernels/cpu/shared_rows.h"
 #include "core/thread_pool.h"
 
 #define MOFA_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
@@ -155,6 +156,20 @@ bool bf16_dot_available() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
   return ok;
+}
+
+void matvec_bf16_dot_shared(const float* x, const LinearOut* outs, int n) {
+  const int64_t K = outs[0].w.cols;
+  const int64_t ldx = (K + kPairs - 1) / kPairs * kPairs;
+  uint16_t* xb = grow(scratch().xb, static_cast<size_t>(ldx));
+  round_rows(x, 0, 1, K, ldx, xb);
+  for_shared_rows(outs, n, kRowsPerMatvec, [&](int i, int64_t lo, int64_t hi) {
+    const auto* wd = static_cast<const uint16_t*>(outs[i].w.data);
+    int64_t r = lo;
+    for (; r + kRowsPerMatvec <= hi; r += kRowsPerMatvec)
+      matvec_rows<kRowsPerMatvec>(xb, wd, K, r, outs[i].y);
+    for (; r < hi; ++r) matvec_rows<1>(xb, wd, K, r, outs[i].y);
+  });
 }
 
 void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y) {

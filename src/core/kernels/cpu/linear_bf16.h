@@ -15,4 +15,8 @@ bool bf16_dot_available();
 // y[m, w.rows] = bf16(x) · wᵀ for dense bf16 w; w.cols must be even. The bias is the caller's.
 void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y);
 
+// One row of x against outs[0..n) (all dense bf16, even and equal cols): x is rounded once and
+// every product's rows run in one parallel region. Biases are the caller's.
+void matvec_bf16_dot_shared(const float* x, const LinearOut* outs, int n);
+
 }  // namespace mofa::kernels::cpu

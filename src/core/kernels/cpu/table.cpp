@@ -5,7 +5,7 @@ namespace mofa::kernels {
 const KernelTable& cpu_kernels() {
   static const KernelTable table{
       "cpu",        cpu::linear,   cpu::embedding, cpu::rms_norm,  cpu::rope_apply,
-      cpu::softmax, cpu::silu_mul, cpu::add,       cpu::attention,
+      cpu::softmax, cpu::silu_mul, cpu::add,       cpu::attention, cpu::linear_shared,
   };
   return table;
 }

@@ -40,6 +40,11 @@ void linear(const float* x, int64_t m, const WeightView& w, const void* bias, DT
   }
 }
 
+void linear_shared(const float* x, int64_t m, const LinearOut* outs, int n, ops::MatmulMode mode) {
+  for (int i = 0; i < n; ++i)
+    linear(x, m, outs[i].w, outs[i].bias, outs[i].bias_dtype, outs[i].y, mode);
+}
+
 void embedding(const WeightView& w, const int32_t* ids, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) weight_row(w, ids[i], out + i * w.cols);
 }

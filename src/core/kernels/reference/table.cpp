@@ -4,9 +4,9 @@ namespace mofa::kernels {
 
 const KernelTable& reference_kernels() {
   static const KernelTable table{
-      "reference",         reference::linear,     reference::embedding,
-      reference::rms_norm, reference::rope_apply, reference::softmax,
-      reference::silu_mul, reference::add,        reference::attention,
+      "reference",           reference::linear,        reference::embedding, reference::rms_norm,
+      reference::rope_apply, reference::softmax,       reference::silu_mul,  reference::add,
+      reference::attention,  reference::linear_shared,
   };
   return table;
 }

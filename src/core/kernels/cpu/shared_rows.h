@@ -1,0 +1,31 @@
+#pragma once
+// Splitting the rows of several products of one x (linear_shared) over the pool as one region.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "core/kernels/dispatch.h"
+#include "core/thread_pool.h"
+
+namespace mofa::kernels::cpu {
+
+// Runs fn(product, r0, r1) over every product's rows in one parallel region. The products' rows
+// are laid end to end, each padded to a multiple of `align`, so the pool's chunks stay aligned
+// within a product.
+template <typename Fn>
+void for_shared_rows(const LinearOut* outs, int n, int64_t align, Fn&& fn) {
+  std::vector<int64_t> off(static_cast<size_t>(n) + 1, 0);
+  for (int i = 0; i < n; ++i) off[i + 1] = off[i] + (outs[i].w.rows + align - 1) / align * align;
+  thread_pool_global().parallel_for(
+      off[n],
+      [&](int64_t b, int64_t e, int) {
+        for (int i = 0; i < n; ++i) {
+          const int64_t lo = std::max(b, off[i]);
+          const int64_t hi = std::min(e, off[i] + outs[i].w.rows);
+          if (lo < hi) fn(i, lo - off[i], hi - off[i]);
+        }
+      },
+      align);
+}
+
+}  // namespace mofa::kernels::cpu
