@@ -179,15 +179,8 @@ gguf_q4() {
 }
 
 # --- runs ---------------------------------------------------------------------------------------
-wait_quiet() {
-  [[ -n $QUIET_LOAD ]] || return 0
-  local waited=0
-  while awk -v l="$QUIET_LOAD" '{ exit !($1 >= l) }' /proc/loadavg && [[ $waited -lt ${QUIET_WAIT_MAX:-900} ]]; do
-    sleep 15
-    waited=$((waited + 15))
-  done
-  log "load average $(cut -d' ' -f1 /proc/loadavg) after waiting ${waited}s"
-}
+# shellcheck source=bench/bench_common.sh
+source "$REPO/bench/bench_common.sh"
 
 run() {  # name command...: stdout to NAME.json, stderr to NAME.err; a failure shows as n/a
   local name=$1
@@ -197,18 +190,6 @@ run() {  # name command...: stdout to NAME.json, stderr to NAME.err; a failure s
   "$@" >"$RESULTS/$name.json" 2>"$RESULTS/$name.err" || log "$name failed (see $RESULTS/$name.err)"
 }
 
-# llama-bench -o json prints an array with one object per test; mofa bench prints one object.
-llama_tps() {  # name n_prompt n_gen -> avg tokens/s or empty
-  local file=$RESULTS/$1.json
-  [[ -s $file ]] || return 0
-  jq -r --argjson p "$2" --argjson n "$3" \
-    '[.[] | select(.n_prompt == $p and .n_gen == $n) | .avg_ts][0] // empty' "$file" 2>/dev/null || true
-}
-mofa_json() {  # name jq-filter -> value or empty
-  local file=$RESULTS/$1.json
-  [[ -s $file ]] || return 0
-  grep '^{' "$file" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null || true
-}
 fmt() { [[ -n $1 ]] && printf '%.1f' "$1" || printf 'n/a'; }
 ratio() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || printf 'n/a'; }
 size_mb() { du -sm "$1" 2>/dev/null | cut -f1; }

@@ -176,15 +176,8 @@ gguf_quant() {  # Q8_0|Q4_0 -> file
 
 
 # --- runs ---------------------------------------------------------------------------------------
-wait_quiet() {
-  [[ -n $QUIET_LOAD ]] || return 0
-  local waited=0
-  while awk -v l="$QUIET_LOAD" '{ exit !($1 >= l) }' /proc/loadavg && [[ $waited -lt ${QUIET_WAIT_MAX:-900} ]]; do
-    sleep 15
-    waited=$((waited + 15))
-  done
-  log "load average $(cut -d' ' -f1 /proc/loadavg) after waiting ${waited}s"
-}
+# shellcheck source=bench/bench_common.sh
+source "$REPO/bench/bench_common.sh"
 
 # run NAME ENGINE ARGS...: one benchmark process, stdout to $RESULTS/NAME.json, stderr to NAME.err,
 # GNU time's report to NAME.time. A failed run leaves an empty or partial file and shows as n/a.
@@ -226,18 +219,6 @@ mofa_runs() {  # pair dir
 }
 
 # --- reading the results ------------------------------------------------------------------------
-# llama-bench -o json prints an array with one object per test; mofa bench prints one object.
-llama_tps() {  # name n_prompt n_gen -> avg tokens/s or empty
-  local file=$RESULTS/$1.json
-  [[ -s $file ]] || return 0
-  jq -r --argjson p "$2" --argjson n "$3" \
-    '[.[] | select(.n_prompt == $p and .n_gen == $n) | .avg_ts][0] // empty' "$file" 2>/dev/null || true
-}
-mofa_json() {  # name jq-filter -> value or empty
-  local file=$RESULTS/$1.json
-  [[ -s $file ]] || return 0
-  grep '^{' "$file" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null || true
-}
 peak_rss_mib() {  # name -> MiB from GNU time, else (ours) from mofa bench's own VmHWM, else empty
   local file=$RESULTS/$1.time
   if [[ -s $file ]] && grep -q 'Maximum resident set size' "$file"; then
