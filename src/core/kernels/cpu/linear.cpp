@@ -657,7 +657,7 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
 }
 
 // Rows [r0, r1) of y = W·x for one quantized x (m == 1). sb is per-thread scratch of
-// 2 * 4 * L.ldg floats (and more) for the rows' scales and biases.
+// matvec_scratch_floats(L) floats for four rows' widened scales, biases and folded steps.
 template <int BITS>
 void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
                   const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
@@ -899,6 +899,12 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
+// MatvecQ<BITS, 4> keeps 4 rows' scales and biases (4·G + a vector each) and their steps folded
+// with x's (4 rows of ldg), where ldg >= G + 2 vectors: 16·ldg covers all three.
+size_t matvec_scratch_floats(const QLayout& L) {
+  return static_cast<size_t>(16 * L.ldg);
+}
+
 void add_bias(float* y, int64_t m, int64_t rows, const void* bias, DType bt) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t r = 0; r < rows; ++r) y[i * rows + r] += load_f32(bias, bt, r);
@@ -957,7 +963,7 @@ bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
     pool.parallel_for(
         w.rows,
         [&](int64_t b, int64_t e, int) {
-          float* sb = grow(scratch().tile, static_cast<size_t>(8 * L.ldg));
+          float* sb = grow(scratch().tile, matvec_scratch_floats(L));
           HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, w, L, b, e, y, sb);
         },
         4);
@@ -995,7 +1001,7 @@ bool shared_matvec_int8(const float* x, const LinearOut* outs, int n) {
   HWY_DYNAMIC_DISPATCH(QuantizeActivations)
   (x, 0, 1, w0.cols, w0.bits, w0.group_size, L, xq, xd, xdl, xsum);
   for_shared_rows(outs, n, 4, [&](int i, int64_t r0, int64_t r1) {
-    float* sb = grow(scratch().tile, static_cast<size_t>(8 * L.ldg));
+    float* sb = grow(scratch().tile, matvec_scratch_floats(L));
     HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, outs[i].w, L, r0, r1, outs[i].y, sb);
   });
   return true;
