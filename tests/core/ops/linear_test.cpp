@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "core/kernels/reference/reference_kernels.h"
 #include "core/ops/op_test_util.h"
 #include "core/ops/ops.h"
+#include "core/thread_pool.h"
 
 namespace mofa {
 namespace {
@@ -262,6 +264,27 @@ TEST(LinearShared, EqualsSeparateLinears) {
   EXPECT_THROW(
       ops::linear_shared(Tensor::zeros(DType::f32, {1, cols}), mismatched, MatmulMode::fast),
       InvalidInput);
+}
+
+// Per-thread scratch starts empty on a new thread: a decode matvec there (one pool thread, so
+// the caller runs it) must size it for everything the kernel writes. An undersized scratch
+// corrupted the heap in exactly this case (`mofa bench -p 0 -t 1`).
+TEST(LinearQuant, DecodeOnAFreshThreadSizesItsScratch) {
+  const int before = thread_pool_global().size();
+  thread_pool_set_threads(1);
+  for (int bits : {4, 8}) {
+    const Weight w = test::random_quant_weight(9, 4096, bits, 64, DType::bf16, 40 + bits);
+    const auto xv = test::random_floats(4096, 41);
+    Tensor fast;
+    std::thread([&] {
+      fast =
+          run_linear(kernels::cpu_kernels(), Tensor::from_f32(xv, {1, 4096}), w, MatmulMode::fast);
+    }).join();
+    const auto scheme = int8_scheme(xv, 1, w);
+    for (int64_t i = 0; i < fast.numel(); ++i)
+      ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i])));
+  }
+  thread_pool_set_threads(before);
 }
 
 TEST(Linear, RejectsMismatchedShapes) {
