@@ -1,5 +1,6 @@
 #include "core/kernels/cpu/linear_bf16.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -209,3 +210,24 @@ void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y) {
 }
 
 }  // namespace mofa::kernels::cpu
+
+#else  // not x86-64: no AVX512-BF16, the generic kernels serve bf16 weights.
+
+#include "core/error.h"
+
+namespace mofa::kernels::cpu {
+
+bool bf16_dot_available() {
+  return false;
+}
+
+void linear_bf16_dot(const float*, int64_t, const WeightView&, float*) {
+  throw InternalError("[linear] bf16 dot products need an x86-64 CPU with AVX512-BF16");
+}
+
+void matvec_bf16_dot_shared(const float*, const LinearOut*, int) {
+  throw InternalError("[linear] bf16 dot products need an x86-64 CPU with AVX512-BF16");
+}
+
+}  // namespace mofa::kernels::cpu
+#endif
