@@ -70,7 +70,9 @@ void* reserve_huge_aligned(size_t bytes, size_t& map_bytes) {
     munmap(reinterpret_cast<void*>(aligned + map_bytes), end - aligned - map_bytes);
   void* addr = reinterpret_cast<void*>(aligned);
   // Best effort: where transparent huge pages are off this is refused and 4 KiB pages remain.
+#ifdef MADV_HUGEPAGE
   madvise(addr, map_bytes, MADV_HUGEPAGE);
+#endif
   return addr;
 }
 
