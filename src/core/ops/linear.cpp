@@ -59,7 +59,7 @@ void linear(const Tensor& x, const Weight& w, Tensor& y, MatmulMode mode, const 
 
 void linear_shared(const Tensor& x, std::span<const LinearTarget> targets, MatmulMode mode) {
   constexpr const char* op = "linear_shared";
-  constexpr size_t kMax = 8;
+  constexpr size_t kMax = 32;
   if (targets.empty() || targets.size() > kMax)
     fail(op, std::to_string(targets.size()) + " products (1 to " + std::to_string(kMax) + ")");
   std::array<kernels::LinearOut, kMax> outs{};

@@ -30,7 +30,8 @@ struct LinearTarget {
   const Tensor* bias = nullptr;
 };
 
-// linear() of one x by up to 8 weights of equal cols (q/k/v, gate/up), with the same results:
+// linear() of one x by up to 32 weights of equal cols (q/k/v, gate/up, a token's experts), with
+// the same results:
 // x is prepared once and, where the backend can, all products share one parallel region (at
 // decode each is too small to keep both cores busy between two barriers).
 void linear_shared(const Tensor& x, std::span<const LinearTarget> targets, MatmulMode mode);

@@ -1,8 +1,10 @@
 #include "models/layers/moe.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
+#include <span>
 
 #include "core/error.h"
 #include "io/weight_loader.h"
@@ -102,8 +104,11 @@ MoeMlp::MoeMlp(const io::WeightStore& store, const io::ModelConfig& cfg, const s
 }
 
 int64_t MoeMlp::scratch_floats(const MoeSpec& spec, int64_t hidden, int64_t n) {
-  // router probabilities, gathered rows, gate, up, expert output; plus alignment slack.
-  return n * (spec.n_experts + 2 * hidden + 2 * spec.intermediate) + 5 * 16;
+  // router probabilities, gathered rows, gate, up, expert output; plus alignment slack. One
+  // token (decode_one) keeps every chosen expert's gate and up at once.
+  const int64_t batched = n * (spec.n_experts + 2 * hidden + 2 * spec.intermediate);
+  const int64_t one = spec.n_experts + 2 * spec.top_k * spec.intermediate + hidden;
+  return std::max(batched, one) + 5 * 16;
 }
 
 size_t MoeMlp::weight_bytes() const {
@@ -111,6 +116,39 @@ size_t MoeMlp::weight_bytes() const {
   for (const auto* list : {&gate_, &up_, &down_})
     for (const Weight& w : *list) total += w.bytes();
   return total;
+}
+
+// One token (decode): the chosen experts' gate and up projections all read the same row, so they
+// run as one linear_shared (x prepared once, one parallel region instead of 2·top_k); the down
+// projections follow per expert. Experts are visited in index order, as the batched path does,
+// so both sum the outputs in the same order.
+void MoeMlp::decode_one(const Tensor& h, float* o, Arena& arena, ops::MatmulMode mode) {
+  const int64_t K = spec_.top_k, I = spec_.intermediate;
+  std::vector<int32_t>& order = expert_rows_;  // reused scratch: the picks sorted by expert
+  for (int64_t k = 0; k < K; ++k) order[k] = static_cast<int32_t>(k);
+  std::sort(order.begin(), order.begin() + K,
+            [&](int32_t a, int32_t b) { return pick_[a] < pick_[b]; });
+  Tensor gs = arena.alloc(DType::f32, {K, I});
+  Tensor us = arena.alloc(DType::f32, {K, I});
+  Tensor y = arena.alloc(DType::f32, {1, hidden_});
+  std::array<Tensor, 16> g, u;
+  std::array<ops::LinearTarget, 32> targets;
+  for (int64_t k = 0; k < K; ++k) {
+    const int32_t e = pick_[order[k]];
+    g[k] = gs.slice(0, k, k + 1);
+    u[k] = us.slice(0, k, k + 1);
+    targets[2 * k] = {&gate_[e], &g[k]};
+    targets[2 * k + 1] = {&up_[e], &u[k]};
+  }
+  ops::linear_shared(h, std::span<const ops::LinearTarget>(targets.data(), 2 * K), mode);
+  for (int64_t k = 0; k < K; ++k) {
+    const int32_t e = pick_[order[k]];
+    ops::silu_mul(g[k], u[k], g[k]);
+    ops::linear(g[k], down_[e], y, mode);
+    const float w = pick_w_[order[k]];
+    const float* yd = y.data<float>();
+    for (int64_t j = 0; j < hidden_; ++j) o[j] += w * yd[j];
+  }
 }
 
 void MoeMlp::forward(const Tensor& h, Tensor& out, Arena& arena, ops::MatmulMode mode) {
@@ -164,6 +202,7 @@ void MoeMlp::forward(const Tensor& h, Tensor& out, Arena& arena, ops::MatmulMode
 
   float* o = out.data_mut<float>();
   std::memset(o, 0, static_cast<size_t>(n * hidden_) * sizeof(float));
+  if (n == 1 && 2 * K <= 32) return decode_one(h, o, arena, mode);
   Tensor xs = arena.alloc(DType::f32, {n, hidden_});
   Tensor gs = arena.alloc(DType::f32, {n, I});
   Tensor us = arena.alloc(DType::f32, {n, I});

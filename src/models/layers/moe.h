@@ -42,6 +42,8 @@ class MoeMlp {
   size_t weight_bytes() const;
 
  private:
+  // forward() for one token, the picks made: out row o (zeroed) += Σ weight · expert(h).
+  void decode_one(const Tensor& h, float* o, Arena& arena, ops::MatmulMode mode);
   MoeSpec spec_;
   int64_t hidden_ = 0;
   Weight router_;
