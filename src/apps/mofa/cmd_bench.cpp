@@ -110,8 +110,7 @@ void bench(const BenchFlags& f) {
   if (f.model.threads > 0) thread_pool_set_threads(f.model.threads);
   const int threads = thread_pool_global().size();
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store =
-      io::WeightStore::open_dir(dir, f.model.mmap ? FileResidency::mapped : FileResidency::memory);
+  io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
   auto model = models::causal_lm_create(cfg, store, mo);

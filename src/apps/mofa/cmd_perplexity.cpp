@@ -40,8 +40,7 @@ void perplexity(const PerplexityFlags& f) {
   if (ids.size() < 2) throw InvalidInput("'" + f.file + "' holds fewer than 2 tokens");
 
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store =
-      io::WeightStore::open_dir(dir, f.model.mmap ? FileResidency::mapped : FileResidency::memory);
+  io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
   auto model = models::causal_lm_create(cfg, store, mo);

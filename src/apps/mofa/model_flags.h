@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/storage.h"
 #include "pipelines/llm/generate.h"
 
 namespace mofa::cli {
@@ -15,6 +16,8 @@ struct ModelFlags {
   int ctx_size = 0;
   bool exact = false;
   bool mmap = false;
+  // How the weight files are held (--mmap maps them; else read into huge-page memory).
+  FileResidency residency() const { return mmap ? FileResidency::mapped : FileResidency::memory; }
 };
 
 struct SamplingFlags {

@@ -124,15 +124,14 @@ size_t MoeMlp::weight_bytes() const {
 // so both sum the outputs in the same order.
 void MoeMlp::decode_one(const Tensor& h, float* o, Arena& arena, ops::MatmulMode mode) {
   const int64_t K = spec_.top_k, I = spec_.intermediate;
-  std::vector<int32_t>& order = expert_rows_;  // reused scratch: the picks sorted by expert
+  int32_t order[kMaxDecodeTopK];  // the picks sorted by expert
   for (int64_t k = 0; k < K; ++k) order[k] = static_cast<int32_t>(k);
-  std::sort(order.begin(), order.begin() + K,
-            [&](int32_t a, int32_t b) { return pick_[a] < pick_[b]; });
+  std::sort(order, order + K, [&](int32_t a, int32_t b) { return pick_[a] < pick_[b]; });
   Tensor gs = arena.alloc(DType::f32, {K, I});
   Tensor us = arena.alloc(DType::f32, {K, I});
   Tensor y = arena.alloc(DType::f32, {1, hidden_});
-  std::array<Tensor, 16> g, u;
-  std::array<ops::LinearTarget, 32> targets;
+  std::array<Tensor, kMaxDecodeTopK> g, u;
+  std::array<ops::LinearTarget, 2 * kMaxDecodeTopK> targets;
   for (int64_t k = 0; k < K; ++k) {
     const int32_t e = pick_[order[k]];
     g[k] = gs.slice(0, k, k + 1);
@@ -188,6 +187,11 @@ void MoeMlp::forward(const Tensor& h, Tensor& out, Arena& arena, ops::MatmulMode
     if (spec_.norm_topk_prob)
       for (int64_t k = 0; k < K; ++k) pw[k] /= sum;
   }
+  if (n == 1 && K <= kMaxDecodeTopK) {
+    float* o = out.data_mut<float>();
+    std::memset(o, 0, static_cast<size_t>(hidden_) * sizeof(float));
+    return decode_one(h, o, arena, mode);
+  }
   // Group the (token, weight) pairs by expert so each expert's rows run as one matmul.
   expert_start_[0] = 0;
   for (int64_t e = 0; e < E; ++e) expert_start_[e + 1] = expert_start_[e] + expert_count_[e];
@@ -202,7 +206,6 @@ void MoeMlp::forward(const Tensor& h, Tensor& out, Arena& arena, ops::MatmulMode
 
   float* o = out.data_mut<float>();
   std::memset(o, 0, static_cast<size_t>(n * hidden_) * sizeof(float));
-  if (n == 1 && 2 * K <= 32) return decode_one(h, o, arena, mode);
   Tensor xs = arena.alloc(DType::f32, {n, hidden_});
   Tensor gs = arena.alloc(DType::f32, {n, I});
   Tensor us = arena.alloc(DType::f32, {n, I});

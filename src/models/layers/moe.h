@@ -42,6 +42,8 @@ class MoeMlp {
   size_t weight_bytes() const;
 
  private:
+  // decode_one's chosen experts' gate and up form one linear_shared of at most 32 products.
+  static constexpr int64_t kMaxDecodeTopK = 16;
   // forward() for one token, the picks made: out row o (zeroed) += Σ weight · expert(h).
   void decode_one(const Tensor& h, float* o, Arena& arena, ops::MatmulMode mode);
   MoeSpec spec_;

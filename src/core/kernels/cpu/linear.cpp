@@ -45,7 +45,6 @@ struct QLayout {
   int64_t nfull;   // full chunks per row
   int64_t tail;    // weight bytes in the partial last chunk (0 when K is whole chunks)
   int64_t ldq;     // bytes per quantized row (whole chunks, the partial one zero padded)
-  int64_t ldl;     // floats per row of lane-expanded scales
   int64_t groups;  // groups per row
   int64_t ldg;     // floats per row of per-group values (padded)
 };
@@ -454,7 +453,6 @@ QLayout MakeLayout(int bits, int gs, int64_t K) {
   L.tail = (K - L.nfull * L.ch) * bits / 8;
   L.ldq = (L.nfull + (L.tail > 0 ? 1 : 0)) * L.ch;
   L.ldq = std::max<int64_t>((L.ldq + 63) / 64 * 64, 64);
-  L.ldl = std::max<int64_t>(L.nfull * L.n32, 1);
   L.groups = K / gs;
   L.ldg = (L.groups + L.n32) / L.n32 * L.n32 + L.n32;
   return L;
@@ -471,9 +469,9 @@ HWY_INLINE int64_t XIndex(const QLayout& L, int bits, int64_t c) {
 
 // Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (laid out by XIndex, zero padded to
 // L.ldq so the partial last chunk runs through the vector loop), xd the
-// per-group step, xdl the step expanded per i32 lane of each chunk, xsum Σx per group.
+// per-group step, xsum Σx per group.
 void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
-               const QLayout& L, int8_t* xq, float* xd, float* xdl, float* xsum) {
+               const QLayout& L, int8_t* xq, float* xd, float* xsum) {
   for (int64_t i = i0; i < i1; ++i) {
     const float* xr = x + i * K;
     int8_t* q = xq + i * L.ldq;
@@ -512,17 +510,7 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
                      q + g * gs + j);
       }
     }
-    float* dl = xdl + i * L.ldl;
-    for (int64_t c = 0; c < L.nfull; ++c)
-      for (int64_t l = 0; l < L.n32; ++l) dl[c * L.n32 + l] = d[(c * L.ch + l * L.cpl) / gs];
   }
-}
-
-// The code at column c of a packed 4- or 8-bit row.
-template <int BITS>
-HWY_INLINE int Code(const uint8_t* wb, int64_t c) {
-  if constexpr (BITS == 8) return wb[c];
-  return (wb[c / 2] >> (4 * (c & 1))) & 15;
 }
 
 // acc[j] += Σ over one chunk of row j (codes at p + j * rs) · x (int8, xc), each i32 lane scaled
@@ -817,8 +805,8 @@ QLayout QuantLayout(int bits, int gs, int64_t K) {
 }
 
 void QuantizeActivations(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
-                         const QLayout& L, int8_t* xq, float* xd, float* xdl, float* xsum) {
-  QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xdl, xsum);
+                         const QLayout& L, int8_t* xq, float* xd, float* xsum) {
+  QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xsum);
 }
 
 void QuantMatvec(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
@@ -845,7 +833,7 @@ QLayout QuantLayout(int, int, int64_t) {
   return QLayout{};
 }
 void QuantizeActivations(const float*, int64_t, int64_t, int64_t, int, int, const QLayout&, int8_t*,
-                         float*, float*, float*) {
+                         float*, float*) {
   throw InternalError("[linear] int8 activations requested on the scalar target");
 }
 void QuantMatvec(const int8_t*, const float*, const float*, const WeightView&, const QLayout&,
@@ -885,7 +873,7 @@ struct Scratch {
   std::vector<float> tile;
   std::vector<float> xpad;
   std::vector<int8_t> xq;
-  std::vector<float> xd, xdl, xsum;
+  std::vector<float> xd, xsum;
 };
 
 Scratch& scratch() {
@@ -938,72 +926,75 @@ void gemm_f32(const float* x, int64_t m, const WeightView& w, float* y) {
       4);
 }
 
-// Returns false when this CPU's target has no int8 path.
-bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
-  // A matvec reads x in the weights' nibble order (MatvecQ); the tiled GEMM in natural order,
-  // which is the 8-bit layout for either width.
-  const int xbits = m == 1 ? w.bits : 8;
-  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(xbits, w.group_size, w.cols);
-  if (L.nb == 0) return false;
+// x quantized to int8 per group in the calling thread's scratch.
+struct QuantizedX {
+  QLayout L;  // L.nb == 0: this CPU's target has no int8 path
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  const float* sum = nullptr;
+};
+
+// Quantizes the m rows of x[m, K] for `bits`-bit weights of group size gs: in the weights' nibble
+// order for a 4-bit matvec (MatvecQ), in natural order (the 8-bit layout) otherwise.
+QuantizedX quantize_x(const float* x, int64_t m, int64_t K, int bits, int gs, bool matvec) {
+  const int xbits = matvec ? bits : 8;
+  QuantizedX r;
+  r.L = HWY_DYNAMIC_DISPATCH(QuantLayout)(xbits, gs, K);
+  if (r.L.nb == 0) return r;
   Scratch& s = scratch();
-  int8_t* xq = grow(s.xq, static_cast<size_t>(m * L.ldq));
-  float* xd = grow(s.xd, static_cast<size_t>(m * L.ldg));
-  float* xsum = grow(s.xsum, static_cast<size_t>(m * L.ldg));
-  float* xdl = grow(s.xdl, static_cast<size_t>(m * L.ldl));
-  auto& pool = thread_pool_global();
+  int8_t* xq = grow(s.xq, static_cast<size_t>(m * r.L.ldq));
+  float* xd = grow(s.xd, static_cast<size_t>(m * r.L.ldg));
+  float* xsum = grow(s.xsum, static_cast<size_t>(m * r.L.ldg));
+  const QLayout& L = r.L;
   auto quantize = [&](int64_t b, int64_t e, int) {
-    HWY_DYNAMIC_DISPATCH(QuantizeActivations)
-    (x, b, e, w.cols, xbits, w.group_size, L, xq, xd, xdl, xsum);
+    HWY_DYNAMIC_DISPATCH(QuantizeActivations)(x, b, e, K, xbits, gs, L, xq, xd, xsum);
   };
   if (m >= 16)
-    pool.parallel_for(m, quantize);
+    thread_pool_global().parallel_for(m, quantize);
   else
     quantize(0, m, 0);
+  r.q = xq;
+  r.d = xd;
+  r.sum = xsum;
+  return r;
+}
+
+// m == 1, every product quantized alike at 4 or 8 bits: x is quantized once and all rows are one
+// parallel region. False when that does not apply.
+bool matvec_int8(const float* x, const LinearOut* outs, int n) {
+  const WeightView& w0 = outs[0].w;
+  if (w0.bits != 4 && w0.bits != 8) return false;
+  for (int i = 1; i < n; ++i)
+    if (outs[i].w.bits != w0.bits || outs[i].w.group_size != w0.group_size) return false;
+  const QuantizedX qx = quantize_x(x, 1, w0.cols, w0.bits, w0.group_size, /*matvec=*/true);
+  if (qx.L.nb == 0) return false;
+  for_shared_rows(outs, n, 4, [&](int i, int64_t r0, int64_t r1) {
+    float* sb = grow(scratch().tile, matvec_scratch_floats(qx.L));
+    HWY_DYNAMIC_DISPATCH(QuantMatvec)(qx.q, qx.d, qx.sum, outs[i].w, qx.L, r0, r1, outs[i].y, sb);
+  });
+  return true;
+}
+
+// Returns false when this CPU's target has no int8 path.
+bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
   if (m == 1) {
-    pool.parallel_for(
-        w.rows,
-        [&](int64_t b, int64_t e, int) {
-          float* sb = grow(scratch().tile, matvec_scratch_floats(L));
-          HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, w, L, b, e, y, sb);
-        },
-        4);
-    return true;
+    const LinearOut one{w, nullptr, DType::f32, y};
+    return matvec_int8(x, &one, 1);
   }
+  const QuantizedX qx = quantize_x(x, m, w.cols, w.bits, w.group_size, /*matvec=*/false);
+  if (qx.L.nb == 0) return false;
   const size_t tile_bytes = HWY_DYNAMIC_DISPATCH(QuantTileBytes)(w.cols, w.group_size);
   const int64_t lanes = static_cast<int64_t>(HWY_DYNAMIC_DISPATCH(FloatLanes)());
-  pool.parallel_for(
+  thread_pool_global().parallel_for(
       w.rows,
       [&](int64_t b, int64_t e, int) {
         auto* tile = reinterpret_cast<uint8_t*>(
             grow(scratch().tile, (tile_bytes + 64 + sizeof(float) - 1) / sizeof(float)));
         // Vector loads of the tile want alignment; the scratch is only float-aligned.
         tile += (64 - reinterpret_cast<uintptr_t>(tile) % 64) % 64;
-        HWY_DYNAMIC_DISPATCH(QuantGemmTiles)(xq, xd, xsum, m, w, L, b, e, y, tile);
+        HWY_DYNAMIC_DISPATCH(QuantGemmTiles)(qx.q, qx.d, qx.sum, m, w, qx.L, b, e, y, tile);
       },
       lanes);
-  return true;
-}
-
-// m == 1, fast mode, every product quantized alike at 4 or 8 bits: x is quantized once and all
-// rows are one parallel region. False when that does not apply.
-bool shared_matvec_int8(const float* x, const LinearOut* outs, int n) {
-  const WeightView& w0 = outs[0].w;
-  if (w0.bits != 4 && w0.bits != 8) return false;
-  for (int i = 1; i < n; ++i)
-    if (outs[i].w.bits != w0.bits || outs[i].w.group_size != w0.group_size) return false;
-  const auto L = HWY_DYNAMIC_DISPATCH(QuantLayout)(w0.bits, w0.group_size, w0.cols);
-  if (L.nb == 0) return false;
-  Scratch& s = scratch();
-  int8_t* xq = grow(s.xq, static_cast<size_t>(L.ldq));
-  float* xd = grow(s.xd, static_cast<size_t>(L.ldg));
-  float* xsum = grow(s.xsum, static_cast<size_t>(L.ldg));
-  float* xdl = grow(s.xdl, static_cast<size_t>(L.ldl));
-  HWY_DYNAMIC_DISPATCH(QuantizeActivations)
-  (x, 0, 1, w0.cols, w0.bits, w0.group_size, L, xq, xd, xdl, xsum);
-  for_shared_rows(outs, n, 4, [&](int i, int64_t r0, int64_t r1) {
-    float* sb = grow(scratch().tile, matvec_scratch_floats(L));
-    HWY_DYNAMIC_DISPATCH(QuantMatvec)(xq, xd, xsum, outs[i].w, L, r0, r1, outs[i].y, sb);
-  });
   return true;
 }
 
@@ -1013,7 +1004,7 @@ void linear_shared(const float* x, int64_t m, const LinearOut* outs, int n, ops:
   bool done = false;
   if (m == 1 && n > 1 && mode == ops::MatmulMode::fast) {
     if (outs[0].w.bits != 0) {
-      done = shared_matvec_int8(x, outs, n);
+      done = matvec_int8(x, outs, n);
     } else if (bf16_dot_available()) {
       bool all_bf16 = true;
       for (int i = 0; i < n; ++i)

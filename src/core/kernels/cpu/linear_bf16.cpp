@@ -176,6 +176,10 @@ void matvec_bf16_dot_shared(const float* x, const LinearOut* outs, int n) {
 void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y) {
   if (!bf16_dot_available() || w.dtype != DType::bf16 || w.bits != 0 || w.cols % 2 != 0)
     throw InternalError("[linear] bf16 dot products requested for an unsuitable weight or CPU");
+  if (m == 1) {
+    const LinearOut one{w, nullptr, DType::f32, y};
+    return matvec_bf16_dot_shared(x, &one, 1);
+  }
   const int64_t K = w.cols;
   const int64_t ldx = (K + kPairs - 1) / kPairs * kPairs;
   uint16_t* xb = grow(scratch().xb, static_cast<size_t>(m * ldx));
@@ -185,18 +189,6 @@ void linear_bf16_dot(const float* x, int64_t m, const WeightView& w, float* y) {
   else
     round_rows(x, 0, m, K, ldx, xb);
   const auto* wd = static_cast<const uint16_t*>(w.data);
-  if (m == 1) {
-    pool.parallel_for(
-        w.rows,
-        [&](int64_t b, int64_t e, int) {
-          int64_t r = b;
-          for (; r + kRowsPerMatvec <= e; r += kRowsPerMatvec)
-            matvec_rows<kRowsPerMatvec>(xb, wd, K, r, y);
-          for (; r < e; ++r) matvec_rows<1>(xb, wd, K, r, y);
-        },
-        kRowsPerMatvec);
-    return;
-  }
   pool.parallel_for(
       w.rows,
       [&](int64_t b, int64_t e, int) {
