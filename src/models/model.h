@@ -21,6 +21,8 @@ namespace mofa::models {
 // seen and so cannot be cut back like K/V rows. The cache tracks how many positions the states
 // hold and one snapshot taken at the start of the last multi-position forward, so a forward may
 // resume at 0, at the snapshot or at the states' end; resume_point() names the best of those.
+//
+// A family may derive from it to keep more per-sequence state (MiniCPM-SALA's compressed keys).
 class KvCache {
  public:
   KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity);
@@ -28,6 +30,7 @@ class KvCache {
   // (f32, zero at position 0).
   KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
           std::vector<Shape> state_shapes);
+  virtual ~KvCache() = default;
 
   int64_t max_capacity() const { return max_capacity_; }
   int64_t capacity() const { return capacity_; }
@@ -38,7 +41,7 @@ class KvCache {
   // Writes the keys and values of positions [n_past, n_past + n) of `layer`, given as [n,
   // n_kv_heads * head_dim] rows, into each head's block of the cache.
   void append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n);
-  size_t bytes() const;
+  virtual size_t bytes() const;
 
   bool has_state() const { return has_state_; }
   Tensor& state(int64_t layer) { return state_[layer]; }

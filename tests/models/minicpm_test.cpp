@@ -1,10 +1,12 @@
 // MiniCPM-SALA's pieces on their own (lightning attention, ALiBi slopes, the hybrid cache), and,
 // with MOFA_REFERENCE_DIR from tests/reference/minicpm_reference.sh, chunked prefill through the
-// recurrent state and resuming a cache after a rewind on every minicpm fixture.
+// recurrent state, resuming a cache after a rewind and the logits of every decode step on every
+// minicpm fixture (InfLLM-v2 sparse attention on the minicpm-sala-sparse ones).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -171,6 +173,14 @@ TEST(MiniCpmConfig, BadFieldsAreNamed) {
   cfg = tiny_config("minicpm_sala");
   cfg["lightning_nkv"] = 3;
   EXPECT_NE(load_error(cfg).find("lightning_nkv"), std::string::npos);
+  cfg = tiny_config("minicpm_sala");
+  cfg["sparse_config"] = {{"kernel_stride", 0}};
+  EXPECT_NE(load_error(cfg).find("sparse_config.kernel_stride must be an integer >= 1"),
+            std::string::npos)
+      << load_error(cfg);
+  cfg["sparse_config"] = {{"use_nope", true}};  // attn_use_rope defaults to true
+  EXPECT_NE(load_error(cfg).find("use_nope with attn_use_rope=true is not supported"),
+            std::string::npos);
 
   cfg = tiny_config("minicpm");
   cfg["rope_scaling"] = {{"rope_type", "longrope"},
@@ -265,6 +275,109 @@ TEST(MiniCpmReference, ACacheResumesAtItsResumePoints) {
     Tensor again = model->forward(prompt.data() + resume, n - resume, resume, *cache, false);
     expect_close(again, want, "resumed");
   }
+}
+
+nlohmann::json reference_of(const fs::path& dir) {
+  std::ifstream in(dir / "reference.json");
+  return nlohmann::json::parse(in);
+}
+
+// Logits after the prompt (one forward) and after each of the reference's greedy tokens (one
+// forward each), checked at the reference's 8 largest of every step.
+double max_step_error(CausalLM& model, const nlohmann::json& ref) {
+  const auto prompt = ref.at("ids").get<std::vector<int32_t>>();
+  const auto greedy = ref.at("greedy").get<std::vector<int32_t>>();
+  const auto& tops = ref.at("greedy_top");
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  auto cache = model.new_cache(n + static_cast<int64_t>(greedy.size()) + 1);
+  Tensor logits = model.forward(prompt.data(), n, 0, *cache, false);
+  double worst = 0;
+  for (size_t step = 0; step < greedy.size(); ++step) {
+    double scale = 1;
+    for (const auto& iv : tops[step]) scale = std::max(scale, std::fabs(iv[1].get<double>()));
+    for (const auto& iv : tops[step]) {
+      const double ours = logits.data<float>()[iv[0].get<int64_t>()];
+      worst = std::max(worst, std::fabs(ours - iv[1].get<double>()) / scale);
+    }
+    if (step + 1 < greedy.size())
+      logits = model.forward(&greedy[step], 1, n + static_cast<int64_t>(step), *cache, false);
+  }
+  return worst;
+}
+
+TEST(MiniCpmReference, EveryDecodeStepMatchesTorchLogits) {
+  auto dirs = fixture_dirs();
+  if (dirs.empty()) GTEST_SKIP() << "run tests/reference/minicpm_reference.sh";
+  for (const auto& dir : dirs) {
+    SCOPED_TRACE(dir.string());
+    const nlohmann::json ref = reference_of(dir);
+    ASSERT_TRUE(ref.contains("greedy_top"));
+    auto model = load(dir);
+    // f32 against float64, as CausalLMReference's prompt check: 1e-4 of the logit scale.
+    const double err = max_step_error(*model, ref);
+    std::printf("%s: decode steps max |dlogit| / scale %.3g\n", dir.c_str(), err);
+    EXPECT_LE(err, 1e-4);
+  }
+}
+
+TEST(MiniCpmReference, SparseFixturesTellSparseFromDenseAttention) {
+  // Without its sparse_config the same model attends densely; on the sparse fixtures that must
+  // miss the reference, so that the test above checks which blocks the sparse attention keeps.
+  int64_t n_sparse = 0;
+  for (const auto& dir : fixture_dirs()) {
+    io::ModelConfig cfg = io::ModelConfig::load(dir.string());
+    if (cfg.model_type != "minicpm_sala" ||
+        cfg.raw.at("sparse_config").at("dense_len").get<int64_t>() > 1000)
+      continue;
+    SCOPED_TRACE(dir.string());
+    ++n_sparse;
+    cfg.raw["sparse_config"] = nullptr;
+    io::WeightStore store = io::WeightStore::open_dir(dir.string());
+    ModelOptions mo;
+    mo.mode = ops::MatmulMode::exact;
+    mo.max_batch = 64;
+    auto dense = causal_lm_create(cfg, store, mo);
+    const double err = max_step_error(*dense, reference_of(dir));
+    std::printf("%s: dense attention misses the reference by %.3g of the logit scale\n",
+                dir.c_str(), err);
+    EXPECT_GT(err, 1e-3);
+  }
+  if (n_sparse == 0) GTEST_SKIP() << "run tests/reference/minicpm_reference.sh";
+}
+
+TEST(MiniCpmReference, ASparseCacheForgetsTheCompressedKeysOfAnEarlierPrompt) {
+  // A cache that ran one prompt sparse then serves another from position 0, whose first forward
+  // is dense: the compressed keys of the first prompt must not score the second's blocks.
+  int64_t n_sparse = 0;
+  for (const auto& dir : fixture_dirs()) {
+    io::ModelConfig cfg = io::ModelConfig::load(dir.string());
+    if (cfg.model_type != "minicpm_sala" ||
+        cfg.raw.at("sparse_config").at("dense_len").get<int64_t>() > 1000)
+      continue;
+    SCOPED_TRACE(dir.string());
+    ++n_sparse;
+    auto model = load(dir);
+    std::vector<int32_t> a;
+    while (a.size() < 64) {
+      const auto p = prompt_of(dir);
+      a.insert(a.end(), p.begin(), p.end());
+    }
+    a.resize(64);
+    std::vector<int32_t> b(a.rbegin(), a.rend());
+    const int64_t V = model->vocab_size();
+    auto run_b = [&](KvCache& cache) {
+      model->forward(b.data(), 16, 0, cache, false);  // below dense_len: dense
+      Tensor l = model->forward(b.data() + 16, 48, 16, cache, false);
+      return std::vector<float>(l.data<float>(), l.data<float>() + V);
+    };
+    auto fresh = model->new_cache(80);
+    const std::vector<float> want = run_b(*fresh);
+    auto reused = model->new_cache(80);
+    model->forward(a.data(), 64, 0, *reused, false);
+    Tensor got = Tensor::from_f32(run_b(*reused), {V});
+    expect_close(got, want, "reused");
+  }
+  if (n_sparse == 0) GTEST_SKIP() << "run tests/reference/minicpm_reference.sh";
 }
 
 TEST(MiniCpmReference, SalaKeepsKvOnlyOnItsSoftmaxLayers) {

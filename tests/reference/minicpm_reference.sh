@@ -6,8 +6,12 @@
 # MiniCPM4-8B's longrope (max_position_embeddings == original: short factors, no cos/sin
 # scale); minicpm-long sets max_position_embeddings to 4x the original so the long factors and
 # the sqrt(1 + ln 4 / ln orig) cos/sin scale apply. minicpm_sala has 4 layers: minicpm4,
-# lightning-attn, lightning-attn, minicpm4. Then the shared CausalLMReference tests and the
-# MiniCPM ones (chunked prefill through the recurrent state, resuming after a rewind).
+# lightning-attn, lightning-attn, minicpm4. minicpm-sala-sparse-* shrink sparse_config (blocks of
+# 8, k1 windows of 4 every 2, topk 4, window 16: 6 blocks kept, dense_len 24) so that InfLLM-v2
+# sparse attention runs: -decode switches to it while generating after a dense 16-token prompt,
+# -prefill runs its 64-token prompt sparse; both generate past 6 blocks, where blocks are
+# dropped. Then the shared CausalLMReference tests and the MiniCPM ones (chunked prefill through
+# the recurrent state, resuming after a rewind).
 set -euo pipefail
 src="${MOFA_SOURCE_DIR:?}"
 bin="${MOFA_BINARY_DIR:?}"
@@ -18,14 +22,22 @@ mkdir -p "$out"
 # tokenizer: a 32000-token SentencePiece BPE plus MiniCPM4's special tokens at 32000.. (<|im_end|>
 # 32000, <|im_start|> 32001; see tools/fixture_minicpm.py). `mofa tokenize` and @lenml/tokenizers agree.
 ids="1,32001,2188,13,16230,28725,910,460,368,28804,32000,28705,13,32001,13892,13"
-make_case() {  # name family layout [extra gen_fixture flags]
-  local name="$1" family="$2" layout="$3"
-  shift 3
+ids4="$ids,$ids,$ids,$ids"
+sparse='{"block_size": 8, "dense_len": 24, "init_blocks": 1, "kernel_size": 4, "kernel_stride": 2,
+  "topk": 4, "use_nope": false, "window_size": 16}'
+make_case() {  # name family layout ids greedy [extra gen_fixture flags]
+  local name="$1" family="$2" layout="$3" case_ids="$4" greedy="$5"
+  shift 5
   local dir="$out/$name-$layout"
-  # Reuse a case only if it was made for these ids (fixtures of an older tokenizer are remade).
-  if [ -f "$dir/reference.json" ] && "$py" -c 'import json, sys
-sys.exit(json.load(open(sys.argv[1]))["ids"] != [int(i) for i in sys.argv[2].split(",")])' \
-    "$dir/reference.json" "$ids"; then return; fi
+  # Reuse a case only if it was made for these ids and greedy length, after the scripts.
+  local script stale=0
+  for script in "$0" "$src/tools/reference/minicpm_forward.py" "$src/tools/reference/infllm_v2.py"; do
+    [ "$dir/reference.json" -nt "$script" ] || stale=1
+  done
+  if [ "$stale" = 0 ] && "$py" -c 'import json, sys
+ref = json.load(open(sys.argv[1]))
+sys.exit(ref["ids"] != [int(i) for i in sys.argv[2].split(",")] or len(ref["greedy"]) != int(sys.argv[3]))' \
+    "$dir/reference.json" "$case_ids" "$greedy"; then return; fi
   rm -rf "$dir"
   "$py" "$src/tools/gen_fixture.py" --family "$family" --layout "$layout" --size tiny \
     --seed 7 --out "$dir" "$@" >/dev/null
@@ -37,13 +49,24 @@ cfg["max_position_embeddings"] = 4 * cfg["rope_scaling"]["original_max_position_
 json.dump(cfg, open(sys.argv[1], "w"), indent=2)
 PY
   fi
-  "$py" "$src/tools/reference/minicpm_forward.py" --model "$dir" --ids "$ids" --greedy 32 \
-    --out "$dir/reference.json"
+  if [[ "$name" == minicpm-sala-sparse-* ]]; then
+    "$py" - "$dir/config.json" "$sparse" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["sparse_config"] = json.loads(sys.argv[2])
+json.dump(cfg, open(sys.argv[1], "w"), indent=2)
+PY
+  fi
+  "$py" "$src/tools/reference/minicpm_forward.py" --model "$dir" --ids "$case_ids" \
+    --greedy "$greedy" --out "$dir/reference.json"
 }
 for layout in hf-f32 hf-bf16 mlx-4bit mlx-8bit; do
-  make_case minicpm minicpm "$layout"
-  make_case minicpm-sala minicpm_sala "$layout" --num-hidden-layers 4
+  make_case minicpm minicpm "$layout" "$ids" 32
+  make_case minicpm-sala minicpm_sala "$layout" "$ids" 32 --num-hidden-layers 4
 done
-make_case minicpm-long minicpm hf-f32
+make_case minicpm-long minicpm hf-f32 "$ids" 32
+make_case minicpm-sala-sparse-decode minicpm_sala hf-f32 "$ids" 48 --num-hidden-layers 4
+make_case minicpm-sala-sparse-prefill minicpm_sala hf-f32 "$ids4" 32 --num-hidden-layers 4
+make_case minicpm-sala-sparse-prefill minicpm_sala mlx-8bit "$ids4" 32 --num-hidden-layers 4
 MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" \
   --gtest_filter='CausalLMReference.*:MiniCpmReference.*'

@@ -21,9 +21,13 @@ modeling_minicpm_sala.py:
                    (the recurrent form the engine runs is the same sum), RMSNorm of the whole
                    output (use_output_norm), times sigmoid(z_proj(x)) (use_output_gate), o_proj.
 
-Both models switch their minicpm4 layers to InfLLM-v2 block-sparse attention once a sequence
-reaches sparse_config.dense_len keys (and MiniCPM4 only under flash_attention_2); this reference
-refuses sequences that long instead of approximating them.
+minicpm_sala's minicpm4 layers switch to InfLLM-v2 block-sparse attention (infllm_v2.py) in a
+forward whose keys reach sparse_config.dense_len. The reference runs a prompt as one forward and
+then one forward per generated token, so a prompt row is sparse iff the prompt reaches dense_len
+and a generated row at position p iff p + 1 does; this script recomputes the whole sequence each
+step but keeps that per-row rule (and each row's forward length, which the block choice depends
+on). MiniCPM4 ("minicpm") has InfLLM-v2 only under flash_attention_2 and a sparse_config in its
+config.json; this reference refuses such a sequence instead of approximating it.
 
 Weights are read with qwen_forward.py's safetensors reader (F32 / BF16 / MLX affine-quantized).
 Every greedy step recomputes the whole sequence (no cache), so the continuation does not depend on
@@ -31,7 +35,7 @@ any state carried between steps.
 
 Usage:
   /usr/bin/python3 tools/reference/minicpm_forward.py --model DIR --ids 1,2,3 [--greedy 32]
-      [--all-logits] [--dtype float64|float32] --out out.json
+      [--all-logits] [--dtype float64|float32] [--cuda-stage1-alignment] --out out.json
 """
 
 import argparse
@@ -45,6 +49,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from infllm_v2 import SparseConfig, infllm_v2_attention  # noqa: E402
 from qwen_forward import load_weights, parse_ids, rotate_half  # noqa: E402
 
 
@@ -60,7 +65,7 @@ def alibi_slopes(n):
 
 
 class MiniCPMReference:
-    def __init__(self, model_dir, dtype=torch.float64):
+    def __init__(self, model_dir, dtype=torch.float64, cuda_alignment=False):
         with open(os.path.join(model_dir, "config.json")) as f:
             self.config = c = json.load(f)
         self.family = c.get("model_type")
@@ -69,6 +74,7 @@ class MiniCPMReference:
         if c.get("hidden_act", "silu") != "silu":
             raise ValueError(f"hidden_act {c.get('hidden_act')} is not supported")
         self.dtype = dtype
+        self.cuda_alignment = cuda_alignment  # see infllm_v2.py
         self.hidden = int(c["hidden_size"])
         self.n_layers = int(c["num_hidden_layers"])
         self.n_heads = int(c["num_attention_heads"])
@@ -80,8 +86,8 @@ class MiniCPMReference:
         self.res_scale = float(c.get("scale_depth", 1)) / math.sqrt(self.n_layers)
         self.logit_div = self.hidden / float(c.get("dim_model_base", 1))
         self.tie = bool(c.get("tie_word_embeddings", self.family == "minicpm"))
-        sc = c.get("sparse_config") or {}
-        self.dense_len = int(sc.get("dense_len", 8192)) if sc else None
+        sc = c.get("sparse_config") or None
+        self.sparse = SparseConfig(sc) if sc else None
         if self.family == "minicpm_sala":
             self.mixers = list(c["mixer_types"])
             self.attn_rope = bool(c.get("attn_use_rope", True))
@@ -95,6 +101,8 @@ class MiniCPMReference:
             d = self.lt_head_dim
             self.lt_scale = d**-0.5 if kind == "1/sqrt(d)" else 1.0 / d if kind == "1/d" else 1.0
             self.decay = -torch.tensor(alibi_slopes(self.n_heads), dtype=torch.float64).to(dtype)
+            if self.sparse and self.sparse.use_nope and self.attn_rope:
+                raise ValueError("sparse_config.use_nope with attn_use_rope is not modelled here")
         else:
             self.mixers = ["minicpm4"] * self.n_layers
             self.attn_rope, self.attn_gate = True, False
@@ -134,7 +142,7 @@ class MiniCPMReference:
     def linear(self, x, name):
         return x @ self.w[name + ".weight"].T
 
-    def softmax_attention(self, h, p, n):
+    def softmax_attention(self, h, p, n, call_lens):
         a = p + "self_attn."
         d = self.head_dim
         q = self.linear(h, a + "q_proj").view(n, self.n_heads, d).transpose(0, 1)
@@ -145,12 +153,23 @@ class MiniCPMReference:
             q = q * cos + rotate_half(q) * sin
             k = k * cos + rotate_half(k) * sin
         rep = self.n_heads // self.n_kv
+        k_kv, v_kv = k, v  # [n_kv, n, d]
         k = k.repeat_interleave(rep, dim=0)
         v = v.repeat_interleave(rep, dim=0)
         scores = (q @ k.transpose(1, 2)) / math.sqrt(d)
         mask = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
         scores = scores.masked_fill(mask, float("-inf"))
-        o = (torch.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(n, -1)
+        o = torch.softmax(scores, dim=-1) @ v  # [H, n, d]
+        sparse_rows = [i for i in range(n) if self.family == "minicpm_sala" and self.sparse
+                       and call_lens[i] >= self.sparse.dense_len]
+        if sparse_rows:
+            idx = torch.tensor(sparse_rows)
+            o_sparse, _ = infllm_v2_attention(
+                q[:, idx], k_kv, v_kv, sparse_rows, [call_lens[i] for i in sparse_rows],
+                self.sparse, 1.0 / math.sqrt(d), prefill_len=call_lens[0],
+                cuda_alignment=self.cuda_alignment)
+            o[:, idx] = o_sparse
+        o = o.transpose(0, 1).reshape(n, -1)
         if self.attn_gate:
             o = o * torch.sigmoid(self.linear(h, a + "o_gate"))
         return self.linear(o, a + "o_proj")
@@ -183,17 +202,20 @@ class MiniCPMReference:
             o = o * torch.sigmoid(self.linear(h, a + "z_proj"))
         return self.linear(o, a + "o_proj")
 
-    def forward(self, ids, all_positions=False):
+    def forward(self, ids, all_positions=False, prompt_len=None):
+        """Logits of `ids`, of which the first prompt_len (default all) were one forward."""
         n = len(ids)
-        if self.dense_len is not None and n >= self.dense_len:
-            raise ValueError(f"{n} tokens reach sparse_config.dense_len {self.dense_len}: the "
-                             "reference attends sparsely there, which this script does not model")
+        prompt_len = n if prompt_len is None else prompt_len
+        call_lens = [prompt_len if i < prompt_len else i + 1 for i in range(n)]
+        if self.family == "minicpm" and self.sparse and max(call_lens) >= self.sparse.dense_len:
+            raise ValueError(f"{n} tokens reach sparse_config.dense_len {self.sparse.dense_len}: "
+                             "MiniCPM4 attends sparsely there, which this script does not model")
         x = self.w["model.embed_tokens.weight"][torch.tensor(ids)] * self.scale_emb
         for i, mixer in enumerate(self.mixers):
             p = f"model.layers.{i}."
             h = self.rms_norm(x, self.w[p + "input_layernorm.weight"])
             if mixer == "minicpm4":
-                y = self.softmax_attention(h, p, n)
+                y = self.softmax_attention(h, p, n, call_lens)
             elif mixer in ("lightning", "lightning_attn", "lightning-attn"):
                 y = self.lightning_attention(h, p, n)
             else:
@@ -216,6 +238,9 @@ def main(argv=None):
     ap.add_argument("--greedy", type=int, default=0, help="greedy continuation length")
     ap.add_argument("--all-logits", action="store_true", help="also write logits of every prompt position")
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ap.add_argument("--cuda-stage1-alignment", action="store_true",
+                    help="minicpm_sala sparse prompts: mask compressed keys as infllmv2_cuda_impl's "
+                         "stage-1 kernel does (see tools/reference/infllm_v2.py)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
@@ -224,7 +249,7 @@ def main(argv=None):
         sys.exit("minicpm_forward: empty prompt")
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     t0 = time.time()
-    model = MiniCPMReference(args.model, dtype)
+    model = MiniCPMReference(args.model, dtype, args.cuda_stage1_alignment)
     vocab = model.head.shape[0]
     bad = [i for i in ids if not 0 <= i < vocab]
     if bad:
@@ -235,18 +260,21 @@ def main(argv=None):
                   "logits_last": logits[-1].tolist()}
         if args.all_logits:
             result["all_logits"] = logits.tolist()
-        greedy, margins, seq, last = [], [], list(ids), logits[-1]
+        greedy, margins, tops, seq, last = [], [], [], list(ids), logits[-1]
         for step in range(args.greedy):
             if step > 0:
-                last = model.forward(seq)[-1]
-            top2 = torch.topk(last, 2)
-            tok = int(top2.indices[0])
-            margins.append(float(top2.values[0] - top2.values[1]))
+                last = model.forward(seq, prompt_len=len(ids))[-1]
+            top = torch.topk(last, 8)
+            tok = int(top.indices[0])
+            margins.append(float(top.values[0] - top.values[1]))
+            tops.append([[int(i), float(v)] for i, v in zip(top.indices, top.values)])
             greedy.append(tok)
             seq.append(tok)
         if args.greedy:
             result["greedy"] = greedy
             result["greedy_margins"] = margins
+            # Each step's 8 largest logits as [id, value]: decode steps checked by value too.
+            result["greedy_top"] = tops
     result["seconds"] = round(time.time() - t0, 3)
     with open(args.out, "w") as f:
         json.dump(result, f)

@@ -38,6 +38,14 @@ struct AttentionArgs {
   int64_t n_past = 0;
   int64_t window = 0;  // 0 = unlimited
   float scale = 1.0f;
+  // Block-sparse attention (ops::attention_blocks) when non-null: query row i with KV head g sees
+  // only positions <= its own in the blocks blocks[(i * n_kv_heads + g) * n_sel + s] (block b =
+  // positions [b * block_size, (b + 1) * block_size)), ascending, then -1 padding; window is 0.
+  const int32_t* blocks = nullptr;
+  int64_t n_sel = 0;
+  int64_t block_size = 0;
+  // attention_scores only: the keys scored (out is [m, n_heads, n_keys]).
+  int64_t n_keys = 0;
 };
 
 // One product of linear_shared: y[m, w.rows] = x · wᵀ (+ bias[w.rows] in bias_dtype if non-null).
@@ -72,6 +80,9 @@ struct KernelTable {
   // backend can, all products share one parallel region.
   void (*linear_shared)(const float* x, int64_t m, const LinearOut* outs, int n,
                         ops::MatmulMode mode);
+  // out[i, h, t] = scale * q[i, h] . k[h / (n_heads / n_kv_heads), t] for t < n_keys (q, k, out,
+  // m, n_heads, n_kv_heads, head_dim, capacity, n_keys, scale of the args).
+  void (*attention_scores)(const AttentionArgs& args);
 };
 
 // Plain scalar kernels: the specification and the test oracle (single-threaded, f64 sums).

@@ -76,4 +76,17 @@ void add(const Tensor& a, const Tensor& b, Tensor& out);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_past, float scale,
                int64_t window, Tensor& out);
 
+// attention() restricted to chosen key blocks (InfLLM-v2's sparse stage): query row i with KV
+// head g sees the positions <= its own in the blocks blocks[(i * n_kv_heads + g) * n_sel + s],
+// block b being positions [b * block_size, (b + 1) * block_size). Each row lists its blocks
+// ascending, then -1 padding, and has at least one; no block may start after the row's position.
+void attention_blocks(const Tensor& q, const Tensor& k, const Tensor& v, int64_t n_past,
+                      float scale, const int32_t* blocks, int64_t n_sel, int64_t block_size,
+                      Tensor& out);
+
+// Scaled dot products of each query head with the first n_keys keys of its KV head (InfLLM-v2's
+// block scoring against compressed keys): out[i, h, t] = scale * q[i, h] . k[h / group, t].
+// q: [m, n_heads, head_dim]; k: [n_kv_heads, capacity, head_dim]; out: [m, n_heads, n_keys].
+void attention_scores(const Tensor& q, const Tensor& k, int64_t n_keys, float scale, Tensor& out);
+
 }  // namespace mofa::ops

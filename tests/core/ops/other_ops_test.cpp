@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "core/error.h"
@@ -170,6 +171,129 @@ TEST(AttentionOp, RejectsBadShapes) {
                InvalidInput);  // 3 heads over 2 kv heads
   EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {4, 4, 16}), k, k, 5, 1, 0, out),
                InvalidInput);  // past capacity
+}
+
+struct BlockAttnCase {
+  int64_t m, n_past, n_heads, n_kv, head_dim, block_size, n_sel;
+};
+
+class AttentionBlocks : public ::testing::TestWithParam<BlockAttnCase> {};
+
+// Each row and KV head gets its own ascending blocks: always the row's own block, others drawn
+// at random from the earlier ones, and -1 padding when fewer exist than slots.
+std::vector<int32_t> random_blocks(const BlockAttnCase& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> out;
+  for (int64_t i = 0; i < c.m; ++i) {
+    const int64_t own = (c.n_past + i) / c.block_size;
+    for (int64_t g = 0; g < c.n_kv; ++g) {
+      std::vector<int32_t> pick = {static_cast<int32_t>(own)};
+      std::vector<int32_t> rest;
+      for (int32_t b = 0; b < own; ++b) rest.push_back(b);
+      std::shuffle(rest.begin(), rest.end(), rng);
+      for (int32_t b : rest)
+        if (static_cast<int64_t>(pick.size()) < c.n_sel) pick.push_back(b);
+      std::sort(pick.begin(), pick.end());
+      pick.resize(static_cast<size_t>(c.n_sel), -1);
+      out.insert(out.end(), pick.begin(), pick.end());
+    }
+  }
+  return out;
+}
+
+TEST_P(AttentionBlocks, MatchesReference) {
+  const BlockAttnCase c = GetParam();
+  const int64_t cap = c.n_past + c.m + 5;
+  const auto qv = test::random_floats(c.m * c.n_heads * c.head_dim, 17, -2, 2);
+  const auto kv = test::random_floats(c.n_kv * cap * c.head_dim, 18, -2, 2);
+  const auto vv = test::random_floats(c.n_kv * cap * c.head_dim, 19);
+  const Tensor q = Tensor::from_f32(qv, {c.m, c.n_heads, c.head_dim});
+  const Tensor k = Tensor::from_f32(kv, {c.n_kv, cap, c.head_dim});
+  const Tensor v = Tensor::from_f32(vv, {c.n_kv, cap, c.head_dim});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const std::vector<int32_t> blocks = random_blocks(c, 5);
+  Tensor ref, out;
+  {
+    test::UseKernels use(kernels::reference_kernels());
+    ops::attention_blocks(q, k, v, c.n_past, scale, blocks.data(), c.n_sel, c.block_size, ref);
+  }
+  ops::attention_blocks(q, k, v, c.n_past, scale, blocks.data(), c.n_sel, c.block_size, out);
+  for (int64_t i = 0; i < out.numel(); ++i)
+    ASSERT_NEAR(out.data<float>()[i], ref.data<float>()[i], 2e-5) << "at " << i;
+
+  // Every block of every row chosen: plain causal attention.
+  const int64_t all = (c.n_past + c.m + c.block_size - 1) / c.block_size;
+  std::vector<int32_t> every;
+  for (int64_t i = 0; i < c.m; ++i) {
+    const int64_t own = (c.n_past + i) / c.block_size;
+    for (int64_t g = 0; g < c.n_kv; ++g)
+      for (int64_t b = 0; b < all; ++b) every.push_back(b <= own ? static_cast<int32_t>(b) : -1);
+  }
+  Tensor dense, sparse_all;
+  ops::attention(q, k, v, c.n_past, scale, 0, dense);
+  ops::attention_blocks(q, k, v, c.n_past, scale, every.data(), all, c.block_size, sparse_all);
+  for (int64_t i = 0; i < dense.numel(); ++i)
+    ASSERT_NEAR(sparse_all.data<float>()[i], dense.data<float>()[i], 2e-5) << "at " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, AttentionBlocks,
+                         // Decode and prefill rows, groups 1 to 16, blocks smaller and larger than
+                         // the kernel's 64-key tiles, fewer blocks than slots (padding) and more.
+                         ::testing::Values(BlockAttnCase{1, 300, 32, 2, 64, 16, 6},
+                                           BlockAttnCase{1, 700, 8, 2, 128, 64, 5},
+                                           BlockAttnCase{9, 40, 4, 2, 16, 8, 3},
+                                           BlockAttnCase{30, 200, 6, 3, 33, 100, 2},
+                                           BlockAttnCase{5, 0, 2, 2, 8, 4, 8},
+                                           BlockAttnCase{1, 95, 7, 1, 17, 3, 40}));
+
+TEST(AttentionScores, MatchReferenceForEveryGroupShape) {
+  struct Case {
+    int64_t m, n_heads, n_kv, head_dim, n_keys, capacity;
+  };
+  // Decode and prefill rows, groups 1 to 32, key counts off the 64-key tiles and 1024-key chunks.
+  for (const Case c :
+       {Case{1, 32, 2, 128, 2500, 2600}, Case{7, 4, 2, 16, 33, 40}, Case{3, 6, 3, 17, 1, 5},
+        Case{40, 16, 1, 64, 1100, 1100}, Case{2, 32, 1, 8, 65, 70}}) {
+    SCOPED_TRACE(c.n_keys);
+    const Tensor q = Tensor::from_f32(test::random_floats(c.m * c.n_heads * c.head_dim, 21, -2, 2),
+                                      {c.m, c.n_heads, c.head_dim});
+    const Tensor k = Tensor::from_f32(test::random_floats(c.n_kv * c.capacity * c.head_dim, 22),
+                                      {c.n_kv, c.capacity, c.head_dim});
+    Tensor ref, out;
+    {
+      test::UseKernels use(kernels::reference_kernels());
+      ops::attention_scores(q, k, c.n_keys, 0.3f, ref);
+    }
+    ops::attention_scores(q, k, c.n_keys, 0.3f, out);
+    ASSERT_EQ(out.shape(), (Shape{c.m, c.n_heads, c.n_keys}));
+    for (int64_t i = 0; i < out.numel(); ++i)
+      ASSERT_NEAR(out.data<float>()[i], ref.data<float>()[i], 1e-4) << "at " << i;
+    // Entry (row 0, head 0, key 0) by hand.
+    double dot = 0;
+    for (int64_t x = 0; x < c.head_dim; ++x) dot += double(q.data<float>()[x]) * k.data<float>()[x];
+    ASSERT_NEAR(out.data<float>()[0], 0.3 * dot, 1e-4);
+  }
+  Tensor out;
+  const Tensor k = Tensor::zeros(DType::f32, {2, 8, 16});
+  EXPECT_THROW(ops::attention_scores(Tensor::zeros(DType::f32, {1, 4, 16}), k, 9, 1, out),
+               InvalidInput);  // more keys than the cache holds
+  EXPECT_THROW(ops::attention_scores(Tensor::zeros(DType::f32, {1, 3, 16}), k, 4, 1, out),
+               InvalidInput);  // 3 heads over 2 kv heads
+}
+
+TEST(AttentionBlocksOp, RejectsBadBlockLists) {
+  Tensor out;
+  const Tensor q = Tensor::zeros(DType::f32, {2, 4, 8});
+  const Tensor k = Tensor::zeros(DType::f32, {2, 32, 8});
+  // Rows at positions 20 and 21 with block_size 8: blocks 0..2 exist for both.
+  auto run = [&](std::vector<int32_t> b) {
+    ops::attention_blocks(q, k, k, 20, 1.0f, b.data(), 2, 8, out);
+  };
+  EXPECT_NO_THROW(run({0, 2, 1, 2, 2, -1, 0, 1}));
+  EXPECT_THROW(run({0, 3, 1, 2, 2, -1, 0, 1}), InvalidInput);   // block 3 starts after 20
+  EXPECT_THROW(run({2, 0, 1, 2, 2, -1, 0, 1}), InvalidInput);   // not ascending
+  EXPECT_THROW(run({-1, 2, 1, 2, 2, -1, 0, 1}), InvalidInput);  // no block before padding
+  EXPECT_THROW(ops::attention_blocks(q, k, k, 20, 1.0f, nullptr, 2, 8, out), InvalidInput);
 }
 
 }  // namespace

@@ -70,6 +70,19 @@ TEST(Targets, EveryTargetMatchesReference) {
     }
     ops::attention(q, k, v, 9, 0.2f, 5, out);
     EXPECT_LE(max_rel_err(out, ref), 1e-5);
+    // Block-sparse attention and its scores (InfLLM-v2): rows at 9..14 in blocks of 4.
+    const std::vector<int32_t> blocks = {0, 2, 1, 2,  0, 2,  2, -1, 1, 2, 0, 1,
+                                         0, 3, 3, -1, 3, -1, 1, 3,  0, 3, 2, 3};
+    Tensor b_ref, b_out, s_ref, s_out;
+    {
+      test::UseKernels use(kernels::reference_kernels());
+      ops::attention_blocks(q, k, v, 9, 0.2f, blocks.data(), 2, 4, b_ref);
+      ops::attention_scores(q, k, 17, 0.2f, s_ref);
+    }
+    ops::attention_blocks(q, k, v, 9, 0.2f, blocks.data(), 2, 4, b_out);
+    ops::attention_scores(q, k, 17, 0.2f, s_out);
+    EXPECT_LE(max_rel_err(b_out, b_ref), 1e-5);
+    EXPECT_LE(max_rel_err(s_out, s_ref), 1e-6);
     Tensor n_ref, n_out, s = Tensor::from_f32(test::random_floats(3 * 50, 9, -5, 5), {3, 50});
     const Tensor nw = test::tensor_of(DType::bf16, test::random_floats(50, 10), {50});
     {

@@ -3,7 +3,8 @@
 // than groups). Each K/V row is read once per task instead of once per query head, and scores are
 // computed with queries across SIMD lanes (q transposed into [head_dim, queries]), so a key costs
 // head_dim broadcast FMAs and no horizontal reduction. Keys stream in tiles of kTile with a
-// running max and sum per query (online softmax), so no score matrix is stored.
+// running max and sum per query (online softmax), so no score matrix is stored. Block-sparse
+// attention (InfLLM-v2) runs the same tiles over a row's chosen blocks only, one row per task.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -248,17 +249,8 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
     const float* k = a.k + kvh * a.capacity * hd;
     const float* v = a.v + kvh * a.capacity * hd;
-    for (int64_t t0 = lo; t0 <= pos_hi; t0 += kTile) {
-      const int64_t nt = std::min<int64_t>(kTile, pos_hi + 1 - t0);
-      // Long caches are read from memory: ask for the tile after next while this one is computed.
-      const int64_t ahead = t0 + nt + kTile;
-      const int64_t n_ahead = std::min<int64_t>(kTile, pos_hi + 1 - ahead);
-      for (int64_t off = 0; off < n_ahead * hd; off += 16) {
-        __builtin_prefetch(k + ahead * hd + off);
-        __builtin_prefetch(v + ahead * hd + off);
-      }
-      // Keys outside a query's window only occur near the diagonal or the window's edge.
-      const bool masked = t0 + nt - 1 > pos_lo || (a.window > 0 && t0 < pos_hi - a.window + 1);
+    // One tile of keys [t0, t0 + nt) for every query of the task.
+    auto tile = [&](int64_t t0, int64_t nt, bool masked) {
       if (nq <= 8 && N > 8) {
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
@@ -290,6 +282,37 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
           AccumulateTile<kQueries>(vt, nt, hd, score, qs, j0, acc);
         }
       }
+    };
+    auto prefetch = [&](int64_t t0, int64_t nt) {
+      for (int64_t off = 0; off < nt * hd; off += 16) {
+        __builtin_prefetch(k + t0 * hd + off);
+        __builtin_prefetch(v + t0 * hd + off);
+      }
+    };
+    if (a.blocks != nullptr) {
+      // One row per task (the plan's rows is 1): its blocks, cut at its position, need no mask.
+      const int32_t* blocks = a.blocks + (r0 * a.n_kv_heads + kvh) * a.n_sel;
+      int64_t n_blk = 0;
+      while (n_blk < a.n_sel && blocks[n_blk] >= 0) ++n_blk;
+      for (int64_t s = 0; s < n_blk; ++s) {
+        const int64_t b0 = blocks[s] * a.block_size;
+        const int64_t b1 = std::min(b0 + a.block_size, pos_hi + 1);
+        if (s + 1 < n_blk) {  // the next block is read from memory while this one is computed
+          const int64_t n0 = blocks[s + 1] * a.block_size;
+          prefetch(n0, std::min({kTile, a.block_size, pos_hi + 1 - n0}));
+        }
+        for (int64_t t0 = b0; t0 < b1; t0 += kTile) tile(t0, std::min(kTile, b1 - t0), false);
+      }
+    } else {
+      for (int64_t t0 = lo; t0 <= pos_hi; t0 += kTile) {
+        const int64_t nt = std::min<int64_t>(kTile, pos_hi + 1 - t0);
+        // Long caches are read from memory: ask for the tile after next while this one is computed.
+        const int64_t ahead = t0 + nt + kTile;
+        prefetch(ahead, std::min<int64_t>(kTile, pos_hi + 1 - ahead));
+        // Keys outside a query's window only occur near the diagonal or the window's edge.
+        const bool masked = t0 + nt - 1 > pos_lo || (a.window > 0 && t0 < pos_hi - a.window + 1);
+        tile(t0, nt, masked);
+      }
     }
     for (int64_t r = 0; r < nr; ++r) {
       for (int64_t g = 0; g < nh; ++g) {
@@ -297,6 +320,46 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         float* o = a.out + ((r0 + r) * a.n_heads + h0 + g) * hd;
         const float inv = 1.0f / sum[j];
         for (int64_t c = 0; c < hd; ++c) o[c] = acc[j * hd + c] * inv;
+      }
+    }
+  }
+}
+
+// Runs tasks [b, e) of attention_scores: task s -> (kv head, block of rows, chunk of keys).
+// Scores are computed as in AttendTasks (queries across lanes) and written out per query row.
+void ScoreTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t chunk_keys, int64_t b,
+                int64_t e, AttentionScratch* scratch) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = Lanes();
+  const int64_t hd = a.head_dim, qs = plan.q_stride;
+  const int64_t n_chunks = (a.n_keys + chunk_keys - 1) / chunk_keys;
+  float* qt = scratch->qt.data();        // [hd, qs]
+  float* score = scratch->score.data();  // [kTile, qs]
+  for (int64_t s = b; s < e; ++s) {
+    const int64_t kvh = s / (plan.n_blocks * n_chunks);
+    const int64_t rest = s % (plan.n_blocks * n_chunks);
+    const int64_t blk = rest / n_chunks, chunk = rest % n_chunks;
+    const int64_t r0 = blk * plan.rows, nr = std::min(plan.rows, a.m - r0);
+    const int64_t h0 = kvh * plan.group, nh = plan.group, nq = nr * nh;
+    std::fill(qt, qt + hd * qs, 0.0f);
+    for (int64_t r = 0; r < nr; ++r) {
+      for (int64_t g = 0; g < nh; ++g) {
+        const float* q = a.q + ((r0 + r) * a.n_heads + h0 + g) * hd;
+        for (int64_t c = 0; c < hd; ++c) qt[c * qs + r * nh + g] = q[c] * a.scale;
+      }
+    }
+    const float* k = a.k + kvh * a.capacity * hd;
+    const int64_t t_end = std::min(a.n_keys, (chunk + 1) * chunk_keys);
+    for (int64_t t0 = chunk * chunk_keys; t0 < t_end; t0 += kTile) {
+      const int64_t nt = std::min(kTile, t_end - t0);
+      if (nq <= 8 && N > 8) {
+        ScoreTile(hn::CappedTag<float, 8>(), k + t0 * hd, nt, hd, qt, qs, 0, score);
+      } else {
+        for (int64_t j0 = 0; j0 < qs; j0 += N) ScoreTile(d, k + t0 * hd, nt, hd, qt, qs, j0, score);
+      }
+      for (int64_t j = 0; j < nq; ++j) {
+        float* o = a.out + ((r0 + j / nh) * a.n_heads + h0 + j % nh) * a.n_keys + t0;
+        for (int64_t t = 0; t < nt; ++t) o[t] = score[t * qs + j];
       }
     }
   }
@@ -310,6 +373,7 @@ HWY_AFTER_NAMESPACE();
 namespace mofa::kernels::cpu {
 
 HWY_EXPORT(AttendTasks);
+HWY_EXPORT(ScoreTasks);
 HWY_EXPORT(Lanes);
 
 namespace {
@@ -320,7 +384,8 @@ AttentionPlan make_plan(const AttentionArgs& a, int64_t lanes, int64_t threads) 
   AttentionPlan p;
   p.group = a.n_heads / a.n_kv_heads;
   p.heads = p.group;
-  p.rows = std::max<int64_t>(1, std::min<int64_t>(a.m, 32 / p.group));
+  // Rows of a block-sparse attention each have their own blocks: one row per task.
+  p.rows = a.blocks != nullptr ? 1 : std::max<int64_t>(1, std::min<int64_t>(a.m, 32 / p.group));
   p.n_blocks = (a.m + p.rows - 1) / p.rows;
   const int64_t whole = a.n_kv_heads * p.n_blocks;
   if (whole < threads) {
@@ -348,6 +413,28 @@ void attention(const AttentionArgs& args) {
     if (scratch.stats.size() < 5 * qs) scratch.stats.resize(5 * qs);
     HWY_DYNAMIC_DISPATCH(AttendTasks)(args, plan, b, e, &scratch);
   });
+}
+
+void attention_scores(const AttentionArgs& args) {
+  const int64_t lanes = HWY_DYNAMIC_DISPATCH(Lanes)();
+  // Whole GQA groups, rows as attention() takes them, keys in chunks so that a decode step over
+  // few KV heads still splits across the threads.
+  constexpr int64_t kChunkKeys = 1024;
+  AttentionPlan plan;
+  plan.group = plan.heads = args.n_heads / args.n_kv_heads;
+  plan.rows = std::max<int64_t>(1, std::min<int64_t>(args.m, 32 / plan.group));
+  plan.n_blocks = (args.m + plan.rows - 1) / plan.rows;
+  const int64_t step = std::max<int64_t>(lanes, 8);
+  plan.q_stride = (plan.rows * plan.group + step - 1) / step * step;
+  const int64_t n_chunks = (args.n_keys + kChunkKeys - 1) / kChunkKeys;
+  const size_t qs = static_cast<size_t>(plan.q_stride), hd = static_cast<size_t>(args.head_dim);
+  thread_pool_global().parallel_for(
+      args.n_kv_heads * plan.n_blocks * n_chunks, [&](int64_t b, int64_t e, int) {
+        thread_local AttentionScratch scratch;
+        if (scratch.qt.size() < hd * qs) scratch.qt.resize(hd * qs);
+        if (scratch.score.size() < size_t{kTile} * qs) scratch.score.resize(size_t{kTile} * qs);
+        HWY_DYNAMIC_DISPATCH(ScoreTasks)(args, plan, kChunkKeys, b, e, &scratch);
+      });
 }
 
 }  // namespace mofa::kernels::cpu

@@ -16,5 +16,6 @@ void softmax(float* x, int64_t rows, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void attention(const AttentionArgs& args);
+void attention_scores(const AttentionArgs& args);
 
 }  // namespace mofa::kernels::cpu

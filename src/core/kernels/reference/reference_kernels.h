@@ -15,6 +15,7 @@ void softmax(float* x, int64_t rows, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void add(const float* a, const float* b, float* out, int64_t n);
 void attention(const AttentionArgs& args);
+void attention_scores(const AttentionArgs& args);
 
 // Row r of w widened/dequantized to f32 (value = scale * code + bias for quantized weights).
 void weight_row(const WeightView& w, int64_t r, float* out);
