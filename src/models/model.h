@@ -78,6 +78,9 @@ class CausalLM {
   virtual int64_t vocab_size() const = 0;
   virtual int64_t max_batch() const = 0;
   virtual size_t weight_bytes() const = 0;
+  // Weight bytes one single-token forward reads: an untied embedding gives one row, a sparse
+  // (MoE) MLP only its top_k experts. Bandwidth figures divide by this, not by weight_bytes().
+  virtual size_t decode_bytes() const = 0;
   virtual std::unique_ptr<KvCache> new_cache(int64_t max_capacity) const = 0;
 
   // Runs n <= max_batch() tokens at positions [n_past, n_past + n) against `cache` (which holds

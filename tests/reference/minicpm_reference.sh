@@ -70,3 +70,7 @@ make_case minicpm-sala-sparse-prefill minicpm_sala hf-f32 "$ids4" 32 --num-hidde
 make_case minicpm-sala-sparse-prefill minicpm_sala mlx-8bit "$ids4" 32 --num-hidden-layers 4
 MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" \
   --gtest_filter='CausalLMReference.*:MiniCpmReference.*'
+# `mofa bench` at a depth on the hybrid model: each rep must resume the lightning layers'
+# recurrent state at the depth, also with no prompt-processing test (-p 0) to snapshot it.
+"$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 0 -n 8 --depth 64 -r 2 >/dev/null
+"$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 8 --depth 64 -r 2 >/dev/null

@@ -60,3 +60,27 @@ MOFA_REFERENCE_DIR="$out/exact" "$bin/mofa_models_tests" \
 # `mofa bench` runs the stacked-expert 4-bit layouts end to end.
 "$bin/mofa" bench --model "$out/all/mixtral-mlx-4bit" -p 32 -n 16 -r 1 >/dev/null
 "$bin/mofa" bench --model "$out/exact/qwen3-moe-mlx-4bit" -p 32 -n 16 -r 1 >/dev/null
+# Its bandwidth figure counts what a decode step reads: top_k of the experts and one row of an
+# untied embedding, checked against the tensor sizes in the safetensors headers.
+for dir in "$out/all/mixtral-mlx-4bit" "$out/all/qwen3-moe-hf-bf16" "$out/exact/qwen3-moe-mlx-8bit"; do
+  "$bin/mofa" bench --model "$dir" -p 8 -n 4 -r 1 --json | "$py" -c '
+import glob, json, os, struct, sys
+d, bench = sys.argv[1], json.load(sys.stdin)
+cfg = json.load(open(os.path.join(d, "config.json")))
+sizes = {}
+for f in glob.glob(os.path.join(d, "*.safetensors")):
+    with open(f, "rb") as fh:
+        header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+    sizes.update({k: v["data_offsets"][1] - v["data_offsets"][0] for k, v in header.items()
+                  if k != "__metadata__"})
+n_experts = cfg.get("num_local_experts", cfg.get("num_experts"))
+experts = sum(v for k, v in sizes.items() if ".experts." in k or ".switch_mlp." in k)
+unread = experts - experts // n_experts * cfg["num_experts_per_tok"]
+if "lm_head.weight" in sizes:
+    embed = sum(v for k, v in sizes.items() if k.startswith("model.embed_tokens."))
+    unread += embed - embed // cfg["vocab_size"]
+got = bench["weight_bytes"] - bench["decode_weight_bytes"]
+if got != unread:
+    sys.exit(f"{d}: decode reads {got} fewer bytes than the weights, expected {unread}")
+' "$dir"
+done

@@ -44,7 +44,8 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
   const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
   const DecoderNames& nm = spec.names;
   embed_ = io::load_linear(store, cfg, nm.embed, cfg.vocab_size, hidden_);
-  if (cfg.tie_word_embeddings || !store.has(nm.head + ".weight")) {
+  const bool tied = cfg.tie_word_embeddings || !store.has(nm.head + ".weight");
+  if (tied) {
     if (!cfg.tie_word_embeddings)
       throw InvalidInput("config.json in " + cfg.path + " says tie_word_embeddings=false but " +
                          nm.head + ".weight is missing");
@@ -54,6 +55,9 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     weight_bytes_ += head_.bytes();
   }
   weight_bytes_ += embed_.bytes();
+  // A tied embedding is read whole as the head; an untied one gives one row per token.
+  decode_bytes_ = weight_bytes_;
+  if (!tied) decode_bytes_ -= embed_.bytes() - embed_.bytes() / static_cast<size_t>(cfg.vocab_size);
   final_norm_ = io::load_vector(store, nm.final_norm, hidden_);
 
   layers_.resize(cfg.num_hidden_layers);
@@ -88,6 +92,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     if (i < static_cast<int64_t>(spec.layer_moe.size()) && spec.layer_moe[i]) {
       l.moe = std::make_unique<MoeMlp>(store, cfg, p, spec.moe, hidden_);
       weight_bytes_ += l.moe->weight_bytes();
+      decode_bytes_ += l.moe->decode_bytes();
       any_moe = true;
     } else if (nm.fused_gate_up.empty()) {
       l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
@@ -111,7 +116,10 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     }
     l.window = i < static_cast<int64_t>(spec.layer_window.size()) ? spec.layer_window[i] : 0;
     for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down})
-      if (w->w.defined()) weight_bytes_ += w->bytes();
+      if (w->w.defined()) {
+        weight_bytes_ += w->bytes();
+        decode_bytes_ += w->bytes();
+      }
   }
 
   // Activations of one forward call with max_batch rows: x, h, q, k, v, attn, gate, up, plus the

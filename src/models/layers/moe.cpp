@@ -118,6 +118,12 @@ size_t MoeMlp::weight_bytes() const {
   return total;
 }
 
+size_t MoeMlp::decode_bytes() const {
+  const size_t experts = weight_bytes() - router_.bytes();
+  return router_.bytes() +
+         experts / static_cast<size_t>(spec_.n_experts) * static_cast<size_t>(spec_.top_k);
+}
+
 // One token (decode): the chosen experts' gate and up projections all read the same row, so they
 // run as one linear_shared (x prepared once, one parallel region instead of 2·top_k); the down
 // projections follow per expert. Experts are visited in index order, as the batched path does,

@@ -40,6 +40,8 @@ class MoeMlp {
   // f32 elements of arena scratch that forward() needs for n rows.
   static int64_t scratch_floats(const MoeSpec& spec, int64_t hidden, int64_t n);
   size_t weight_bytes() const;
+  // Bytes one token reads: the router and top_k of the n_experts experts.
+  size_t decode_bytes() const;
 
  private:
   // decode_one's chosen experts' gate and up form one linear_shared of at most 32 products.

@@ -109,6 +109,7 @@ class MiniCpmSalaLM : public CausalLM {
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t max_batch() const override { return max_batch_; }
   size_t weight_bytes() const override { return weight_bytes_; }
+  size_t decode_bytes() const override { return weight_bytes_ - embed_unread_; }
   std::unique_ptr<KvCache> new_cache(int64_t max_capacity) const override;
   Tensor forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache& cache,
                  bool all_logits) override;
@@ -141,7 +142,7 @@ class MiniCpmSalaLM : public CausalLM {
   Weight embed_, head_;
   Tensor final_norm_;
   std::vector<Layer> layers_;
-  size_t weight_bytes_ = 0;
+  size_t weight_bytes_ = 0, embed_unread_ = 0;
   Arena arena_;
   Tensor all_logits_;
   std::vector<int32_t> positions_;
@@ -226,6 +227,8 @@ MiniCpmSalaLM::MiniCpmSalaLM(const io::ModelConfig& cfg, const io::WeightStore& 
     head_ = embed_;
   } else {
     head_ = linear(store, "lm_head", cfg.vocab_size, hidden_);
+    // Untied, the embedding gives one row per token.
+    embed_unread_ = embed_.bytes() - embed_.bytes() / static_cast<size_t>(cfg.vocab_size);
   }
   final_norm_ = io::load_vector(store, "model.norm.weight", hidden_);
 
