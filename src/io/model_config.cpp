@@ -341,12 +341,34 @@ ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string
   return c;
 }
 
-ModelConfig ModelConfig::load(const std::string& dir) {
+namespace {
+
+std::string config_path(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InvalidInput("[config] " + dir + ": no config.json");
+  return path;
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::load(const std::string& dir) {
+  const std::string path = config_path(dir);
   return parse(read_json(path), path);
+}
+
+std::string ModelConfig::read_model_type(const std::string& dir) {
+  const nlohmann::json doc = read_json(config_path(dir));
+  auto type_of = [](const nlohmann::json& d) -> std::string {
+    if (!d.is_object()) return "";
+    auto mt = d.find("model_type");
+    return mt != d.end() && mt->is_string() ? mt->get<std::string>() : "";
+  };
+  std::string type = type_of(doc);
+  if (type.empty() && doc.is_object() && doc.contains("text_config"))
+    type = type_of(doc["text_config"]);
+  return type;
 }
 
 GenerationConfig GenerationConfig::parse(const nlohmann::json& doc, const std::string& path) {

@@ -65,6 +65,9 @@ struct ModelConfig {
   static ModelConfig load(const std::string& dir);
   // The same from an already parsed document; `path` is used in messages.
   static ModelConfig parse(const nlohmann::json& doc, const std::string& path);
+  // Only `dir`/config.json's model_type (or its text_config's; "" when absent), so that a family
+  // we do not support is named before its fields are checked against ours.
+  static std::string read_model_type(const std::string& dir);
 };
 
 struct GenerationConfig {

@@ -16,6 +16,9 @@ using CausalLMFactory = std::unique_ptr<CausalLM> (*)(const io::ModelConfig& cfg
 std::unique_ptr<CausalLM> causal_lm_create(const io::ModelConfig& cfg, const io::WeightStore& store,
                                            const ModelOptions& options);
 std::vector<std::string> causal_lm_supported_types();
+// Reads `dir`/config.json for causal_lm_create; throws Unsupported listing the supported types
+// for another model_type before checking any field against ours.
+io::ModelConfig causal_lm_config(const std::string& dir);
 
 // Family factories (one per family file).
 std::unique_ptr<CausalLM> llama_create(const io::ModelConfig& cfg, const io::WeightStore& store,

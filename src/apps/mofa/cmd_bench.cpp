@@ -109,7 +109,7 @@ void bench(const BenchFlags& f) {
   const std::string dir = resolve_model_dir(f.model.model);
   if (f.model.threads > 0) thread_pool_set_threads(f.model.threads);
   const int threads = thread_pool_global().size();
-  io::ModelConfig cfg = io::ModelConfig::load(dir);
+  io::ModelConfig cfg = models::causal_lm_config(dir);
   io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;

@@ -39,7 +39,7 @@ void perplexity(const PerplexityFlags& f) {
   std::vector<int32_t> ids = tok->encode(ss.str(), false, false);
   if (ids.size() < 2) throw InvalidInput("'" + f.file + "' holds fewer than 2 tokens");
 
-  io::ModelConfig cfg = io::ModelConfig::load(dir);
+  io::ModelConfig cfg = models::causal_lm_config(dir);
   io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;

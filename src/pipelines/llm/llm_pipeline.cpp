@@ -106,7 +106,7 @@ class Pipeline final : public LlmPipeline {
  public:
   Pipeline(const std::string& dir, const LoadOptions& options) : dir_(dir) {
     if (options.threads > 0) thread_pool_set_threads(options.threads);
-    cfg_ = io::ModelConfig::load(dir);
+    cfg_ = models::causal_lm_config(dir);
     gen_cfg_ = io::GenerationConfig::load(dir);
     tokenizer_ = text::Tokenizer::load(dir);
     template_ = std::make_unique<text::ChatTemplate>(text::ChatTemplate::load(dir));
