@@ -1,5 +1,6 @@
 #include "io/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -238,7 +239,8 @@ QuantSpec ModelConfig::quant_for(const std::string& module_path) const {
   return it == quantization_overrides.end() ? quantization : it->second;
 }
 
-ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string& path) {
+ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string& path,
+                               const std::vector<std::string>& accepted_types) {
   const std::string where = "[config] " + path + ": ";
   if (!file_doc.is_object())
     throw InvalidInput(where + "must be a JSON object, got " + json_type(file_doc));
@@ -260,6 +262,7 @@ ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string
   c.raw = doc;
   c.path = path;
   c.model_type = f.str_opt("model_type").value_or(root.str_opt("model_type").value_or(""));
+  if (!accepted_types.empty()) require_model_type(c.model_type, path, accepted_types);
   if (const auto* a = root.find("architectures")) {
     if (!a->is_array()) root.wrong_type("architectures", "a list of strings", *a);
     for (const auto& x : *a) {
@@ -341,34 +344,22 @@ ModelConfig ModelConfig::parse(const nlohmann::json& file_doc, const std::string
   return c;
 }
 
-namespace {
-
-std::string config_path(const std::string& dir) {
+ModelConfig ModelConfig::load(const std::string& dir,
+                              const std::vector<std::string>& accepted_types) {
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InvalidInput("[config] " + dir + ": no config.json");
-  return path;
+  return parse(read_json(path), path, accepted_types);
 }
 
-}  // namespace
-
-ModelConfig ModelConfig::load(const std::string& dir) {
-  const std::string path = config_path(dir);
-  return parse(read_json(path), path);
-}
-
-std::string ModelConfig::read_model_type(const std::string& dir) {
-  const nlohmann::json doc = read_json(config_path(dir));
-  auto type_of = [](const nlohmann::json& d) -> std::string {
-    if (!d.is_object()) return "";
-    auto mt = d.find("model_type");
-    return mt != d.end() && mt->is_string() ? mt->get<std::string>() : "";
-  };
-  std::string type = type_of(doc);
-  if (type.empty() && doc.is_object() && doc.contains("text_config"))
-    type = type_of(doc["text_config"]);
-  return type;
+void require_model_type(const std::string& type, const std::string& path,
+                        const std::vector<std::string>& accepted) {
+  if (std::find(accepted.begin(), accepted.end(), type) != accepted.end()) return;
+  std::string list;
+  for (const auto& t : accepted) list += (list.empty() ? "" : ", ") + t;
+  throw Unsupported("model_type '" + type + "' in " + path +
+                    " is not supported; supported: " + list);
 }
 
 GenerationConfig GenerationConfig::parse(const nlohmann::json& doc, const std::string& path) {

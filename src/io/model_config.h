@@ -61,14 +61,19 @@ struct ModelConfig {
 
   // Reads `dir`/config.json; throws InvalidInput naming the file and field for a missing file,
   // bad JSON, a missing required field, a wrong type or inconsistent values, and Unsupported for
-  // quantization schemes other than MLX affine.
-  static ModelConfig load(const std::string& dir);
+  // quantization schemes other than MLX affine. With `accepted_types`, another model_type throws
+  // Unsupported (require_model_type) before any field is checked.
+  static ModelConfig load(const std::string& dir,
+                          const std::vector<std::string>& accepted_types = {});
   // The same from an already parsed document; `path` is used in messages.
-  static ModelConfig parse(const nlohmann::json& doc, const std::string& path);
-  // Only `dir`/config.json's model_type (or its text_config's; "" when absent), so that a family
-  // we do not support is named before its fields are checked against ours.
-  static std::string read_model_type(const std::string& dir);
+  static ModelConfig parse(const nlohmann::json& doc, const std::string& path,
+                           const std::vector<std::string>& accepted_types = {});
 };
+
+// Throws Unsupported "model_type 'T' in PATH is not supported; supported: A, B" unless `type` is
+// one of `accepted`.
+void require_model_type(const std::string& type, const std::string& path,
+                        const std::vector<std::string>& accepted);
 
 struct GenerationConfig {
   std::vector<int64_t> eos_token_id, bos_token_id;

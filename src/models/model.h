@@ -70,6 +70,11 @@ struct ModelOptions {
   int64_t max_batch = 512;  // rows per forward call; sizes the activation arena
 };
 
+// The bytes of an untied embedding that a decode step does not read: all rows but its token's.
+inline size_t embedding_unread_bytes(const Weight& embed) {
+  return embed.bytes() - embed.bytes() / static_cast<size_t>(embed.rows);
+}
+
 class CausalLM {
  public:
   virtual ~CausalLM() = default;

@@ -1,6 +1,5 @@
 #include "models/registry.h"
 
-#include <filesystem>
 #include <utility>
 
 #include "core/error.h"
@@ -25,19 +24,6 @@ const std::vector<std::pair<std::string, CausalLMFactory>>& families() {
   return list;
 }
 
-[[noreturn]] void throw_unsupported(const std::string& type, const std::string& path) {
-  std::string list;
-  for (const auto& t : causal_lm_supported_types()) list += (list.empty() ? "" : ", ") + t;
-  throw Unsupported("model_type '" + type + "' in " + path +
-                    " is not supported; supported: " + list);
-}
-
-bool supported(const std::string& type) {
-  for (const auto& f : families())
-    if (f.first == type) return true;
-  return false;
-}
-
 }  // namespace
 
 std::vector<std::string> causal_lm_supported_types() {
@@ -50,14 +36,12 @@ std::unique_ptr<CausalLM> causal_lm_create(const io::ModelConfig& cfg, const io:
                                            const ModelOptions& options) {
   for (const auto& [type, factory] : families())
     if (type == cfg.model_type) return factory(cfg, store, options);
-  throw_unsupported(cfg.model_type, cfg.path);
+  io::require_model_type(cfg.model_type, cfg.path, causal_lm_supported_types());
+  throw InternalError("[registry] " + cfg.model_type + " is listed but has no factory");
 }
 
 io::ModelConfig causal_lm_config(const std::string& dir) {
-  const std::string type = io::ModelConfig::read_model_type(dir);
-  if (!supported(type))
-    throw_unsupported(type, (std::filesystem::path(dir) / "config.json").string());
-  return io::ModelConfig::load(dir);
+  return io::ModelConfig::load(dir, causal_lm_supported_types());
 }
 
 }  // namespace mofa::models

@@ -44,8 +44,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
   const int64_t q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
   const DecoderNames& nm = spec.names;
   embed_ = io::load_linear(store, cfg, nm.embed, cfg.vocab_size, hidden_);
-  const bool tied = cfg.tie_word_embeddings || !store.has(nm.head + ".weight");
-  if (tied) {
+  if (cfg.tie_word_embeddings || !store.has(nm.head + ".weight")) {
     if (!cfg.tie_word_embeddings)
       throw InvalidInput("config.json in " + cfg.path + " says tie_word_embeddings=false but " +
                          nm.head + ".weight is missing");
@@ -53,11 +52,10 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
   } else {
     head_ = io::load_linear(store, cfg, nm.head, cfg.vocab_size, hidden_);
     weight_bytes_ += head_.bytes();
+    // Untied, the embedding gives a decode step one row; tied, it is read whole as the head.
+    unread_bytes_ += embedding_unread_bytes(embed_);
   }
   weight_bytes_ += embed_.bytes();
-  // A tied embedding is read whole as the head; an untied one gives one row per token.
-  decode_bytes_ = weight_bytes_;
-  if (!tied) decode_bytes_ -= embed_.bytes() - embed_.bytes() / static_cast<size_t>(cfg.vocab_size);
   final_norm_ = io::load_vector(store, nm.final_norm, hidden_);
 
   layers_.resize(cfg.num_hidden_layers);
@@ -92,7 +90,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     if (i < static_cast<int64_t>(spec.layer_moe.size()) && spec.layer_moe[i]) {
       l.moe = std::make_unique<MoeMlp>(store, cfg, p, spec.moe, hidden_);
       weight_bytes_ += l.moe->weight_bytes();
-      decode_bytes_ += l.moe->decode_bytes();
+      unread_bytes_ += l.moe->weight_bytes() - l.moe->decode_bytes();
       any_moe = true;
     } else if (nm.fused_gate_up.empty()) {
       l.gate = io::load_linear(store, cfg, p + "mlp.gate_proj", intermediate_, hidden_);
@@ -116,10 +114,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     }
     l.window = i < static_cast<int64_t>(spec.layer_window.size()) ? spec.layer_window[i] : 0;
     for (const Weight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down})
-      if (w->w.defined()) {
-        weight_bytes_ += w->bytes();
-        decode_bytes_ += w->bytes();
-      }
+      if (w->w.defined()) weight_bytes_ += w->bytes();
   }
 
   // Activations of one forward call with max_batch rows: x, h, q, k, v, attn, gate, up, plus the

@@ -57,7 +57,7 @@ class DecoderLM : public CausalLM {
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t max_batch() const override { return max_batch_; }
   size_t weight_bytes() const override { return weight_bytes_; }
-  size_t decode_bytes() const override { return decode_bytes_; }
+  size_t decode_bytes() const override { return weight_bytes_ - unread_bytes_; }
   std::unique_ptr<KvCache> new_cache(int64_t max_capacity) const override;
   Tensor forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache& cache,
                  bool all_logits) override;
@@ -87,7 +87,8 @@ class DecoderLM : public CausalLM {
   Weight head_;  // lm_head, or the embedding when tied
   Tensor final_norm_;
   std::vector<Layer> layers_;
-  size_t weight_bytes_ = 0, decode_bytes_ = 0;
+  size_t weight_bytes_ = 0;
+  size_t unread_bytes_ = 0;  // of weight_bytes_, what a decode step skips (embedding rows, experts)
   Arena arena_;
   Tensor all_logits_;  // grown on demand: only scoring paths ask for every row's logits
   std::vector<int32_t> positions_;

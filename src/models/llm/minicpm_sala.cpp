@@ -227,8 +227,7 @@ MiniCpmSalaLM::MiniCpmSalaLM(const io::ModelConfig& cfg, const io::WeightStore& 
     head_ = embed_;
   } else {
     head_ = linear(store, "lm_head", cfg.vocab_size, hidden_);
-    // Untied, the embedding gives one row per token.
-    embed_unread_ = embed_.bytes() - embed_.bytes() / static_cast<size_t>(cfg.vocab_size);
+    embed_unread_ = embedding_unread_bytes(embed_);
   }
   final_norm_ = io::load_vector(store, "model.norm.weight", hidden_);
 
