@@ -6,20 +6,30 @@
 
 namespace mofa::models {
 
-KvCache::KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity)
+DType kv_cache_type_from_name(const std::string& name, const char* what) {
+  if (name == "f32") return DType::f32;
+  if (name == "f16") return DType::f16;
+  throw InvalidInput(std::string(what) + " '" + name + "' is not supported; supported: f32, f16");
+}
+
+KvCache::KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
+                 KvCacheTypes types)
     : KvCache(std::vector<bool>(static_cast<size_t>(n_layers), true), n_kv_heads, head_dim,
-              max_capacity, std::vector<Shape>(static_cast<size_t>(n_layers))) {}
+              max_capacity, std::vector<Shape>(static_cast<size_t>(n_layers)), types) {}
 
 KvCache::KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim,
-                 int64_t max_capacity, std::vector<Shape> state_shapes)
+                 int64_t max_capacity, std::vector<Shape> state_shapes, KvCacheTypes types)
     : n_kv_heads_(n_kv_heads),
       head_dim_(head_dim),
       max_capacity_(max_capacity),
+      types_(types),
       has_kv_(std::move(has_kv)),
       k_(has_kv_.size()),
       v_(has_kv_.size()),
       state_(has_kv_.size()) {
   check_internal(state_shapes.size() == has_kv_.size(), "kv_cache", "state shapes per layer");
+  for (DType t : {types_.k, types_.v})
+    check_internal(t == DType::f32 || t == DType::f16, "kv_cache", "K/V type f32 or f16");
   for (size_t i = 0; i < state_shapes.size(); ++i) {
     if (state_shapes[i].empty()) continue;
     state_[i] = Tensor::zeros(DType::f32, state_shapes[i]);
@@ -34,29 +44,30 @@ void KvCache::reserve(int64_t n, int64_t keep) {
   int64_t cap = std::max<int64_t>(capacity_ * 2, 256);
   cap = std::min(std::max(cap, n), max_capacity_);
   keep = std::min(keep, capacity_);
-  auto grow = [&](Tensor& t) {
-    Tensor bigger = Tensor::zeros(DType::f32, {n_kv_heads_, cap, head_dim_});
+  auto grow = [&](Tensor& t, DType type) {
+    Tensor bigger = Tensor::zeros(type, {n_kv_heads_, cap, head_dim_});
+    const size_t row = static_cast<size_t>(head_dim_) * dtype_size(type);
     if (t.defined() && keep > 0) {
       for (int64_t h = 0; h < n_kv_heads_; ++h) {
-        std::memcpy(bigger.data_mut<float>() + h * cap * head_dim_,
-                    t.data<float>() + h * capacity_ * head_dim_,
-                    static_cast<size_t>(keep * head_dim_) * sizeof(float));
+        std::memcpy(static_cast<char*>(bigger.raw_mut()) + static_cast<size_t>(h * cap) * row,
+                    static_cast<const char*>(t.raw()) + static_cast<size_t>(h * capacity_) * row,
+                    static_cast<size_t>(keep) * row);
       }
     }
     t = std::move(bigger);
   };
   for (size_t i = 0; i < has_kv_.size(); ++i) {
     if (!has_kv_[i]) continue;
-    grow(k_[i]);
-    grow(v_[i]);
+    grow(k_[i], types_.k);
+    grow(v_[i], types_.v);
   }
   capacity_ = cap;
 }
 
 size_t KvCache::bytes() const {
   size_t kv_layers = static_cast<size_t>(std::count(has_kv_.begin(), has_kv_.end(), true));
-  size_t out =
-      2 * kv_layers * static_cast<size_t>(n_kv_heads_ * capacity_ * head_dim_) * sizeof(float);
+  size_t out = kv_layers * static_cast<size_t>(n_kv_heads_ * capacity_ * head_dim_) *
+               (dtype_size(types_.k) + dtype_size(types_.v));
   for (const auto* list : {&state_, &snapshot_})
     for (const Tensor& t : *list)
       if (t.defined()) out += t.nbytes();
@@ -105,19 +116,26 @@ void KvCache::begin_forward(int64_t n_past, int64_t n) {
 
 void KvCache::append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n) {
   const int64_t kv_dim = n_kv_heads_ * head_dim_;
-  float* kd = k_[layer].data_mut<float>();
-  float* vd = v_[layer].data_mut<float>();
-  const float* ks = k.data<float>();
-  const float* vs = v.data<float>();
-  const size_t row = static_cast<size_t>(head_dim_) * sizeof(float);
-  for (int64_t t = 0; t < n; ++t) {
-    for (int64_t h = 0; h < n_kv_heads_; ++h) {
-      const size_t dst = static_cast<size_t>((h * capacity_ + n_past + t) * head_dim_);
-      const size_t src = static_cast<size_t>(t * kv_dim + h * head_dim_);
-      std::memcpy(kd + dst, ks + src, row);
-      std::memcpy(vd + dst, vs + src, row);
+  auto write = [&](Tensor& cache, const Tensor& rows) {
+    const float* src = rows.data<float>();
+    const bool half = cache.dtype() == DType::f16;
+    void* base = cache.raw_mut();
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t h = 0; h < n_kv_heads_; ++h) {
+        const int64_t dst = (h * capacity_ + n_past + t) * head_dim_;
+        const float* from = src + t * kv_dim + h * head_dim_;
+        if (half) {
+          uint16_t* to = static_cast<uint16_t*>(base) + dst;
+          for (int64_t c = 0; c < head_dim_; ++c) to[c] = f32_to_f16(from[c]);
+        } else {
+          std::memcpy(static_cast<float*>(base) + dst, from,
+                      static_cast<size_t>(head_dim_) * sizeof(float));
+        }
+      }
     }
-  }
+  };
+  write(k_[layer], k);
+  write(v_[layer], v);
 }
 
 }  // namespace mofa::models

@@ -13,8 +13,19 @@
 
 namespace mofa::models {
 
-// Per-layer key/value caches, [n_kv_heads, capacity, head_dim] f32 each. Capacity grows by
-// doubling up to max_capacity, so a long context costs memory only when it is used.
+// Element types of the key and value caches: f32 keeps attention exact; f16 (llama.cpp's and
+// Ollama's default) halves the cache's memory and the bytes a long context makes attention read.
+struct KvCacheTypes {
+  DType k = DType::f32;
+  DType v = DType::f32;
+};
+
+// Parses a --cache-type-k/-v value ("f32", "f16"); throws InvalidInput naming the accepted ones.
+DType kv_cache_type_from_name(const std::string& name, const char* what);
+
+// Per-layer key/value caches, [n_kv_heads, capacity, head_dim] each in the types' dtypes.
+// Capacity grows by doubling up to max_capacity, so a long context costs memory only when it is
+// used.
 //
 // Hybrid models (MiniCPM-SALA) keep K/V only on their softmax-attention layers; their linear-
 // attention layers keep a fixed-size recurrent state instead, which absorbs every position it has
@@ -25,11 +36,12 @@ namespace mofa::models {
 // A family may derive from it to keep more per-sequence state (MiniCPM-SALA's compressed keys).
 class KvCache {
  public:
-  KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity);
+  KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
+          KvCacheTypes types = {});
   // Layer i keeps K/V when has_kv[i]; a non-empty state_shapes[i] gives it a recurrent state
   // (f32, zero at position 0).
   KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
-          std::vector<Shape> state_shapes);
+          std::vector<Shape> state_shapes, KvCacheTypes types = {});
   virtual ~KvCache() = default;
 
   int64_t max_capacity() const { return max_capacity_; }
@@ -38,8 +50,9 @@ class KvCache {
   void reserve(int64_t n, int64_t keep);
   Tensor& k(int64_t layer) { return k_[layer]; }
   Tensor& v(int64_t layer) { return v_[layer]; }
+  const KvCacheTypes& types() const { return types_; }
   // Writes the keys and values of positions [n_past, n_past + n) of `layer`, given as [n,
-  // n_kv_heads * head_dim] rows, into each head's block of the cache.
+  // n_kv_heads * head_dim] f32 rows, into each head's block of the cache (rounded to f16 there).
   void append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n);
   virtual size_t bytes() const;
 
@@ -55,6 +68,7 @@ class KvCache {
 
  private:
   int64_t n_kv_heads_, head_dim_, max_capacity_, capacity_ = 0;
+  KvCacheTypes types_;
   std::vector<bool> has_kv_;
   std::vector<Tensor> k_, v_;
   bool has_state_ = false;
@@ -68,6 +82,7 @@ using Tap = std::function<void(const Tensor& t, const char* name, int layer)>;
 struct ModelOptions {
   ops::MatmulMode mode = ops::MatmulMode::fast;
   int64_t max_batch = 512;  // rows per forward call; sizes the activation arena
+  KvCacheTypes kv_types;    // of the caches new_cache() makes
 };
 
 // The bytes of an untied embedding that a decode step does not read: all rows but its token's.

@@ -45,6 +45,13 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
   app.add_flag("--mmap", o.mmap,
                "map the weight files instead of reading them into huge-page memory (opens "
                "faster, pageable; decode is slower)");
+  app.add_option("--cache-type-k", o.cache_type_k,
+                 "KV cache type of keys: f32 (exact) or f16 (half the memory, as llama.cpp)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
+  app.add_option("--cache-type-v", o.cache_type_v, "KV cache type of values: f32 or f16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--timeout", o.timeout_s, "per-request timeout in seconds (0: none)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -76,6 +83,8 @@ void run_server(const ServeOptions& o) {
   manager_options.load.ctx_size = o.ctx_size;
   manager_options.load.threads = o.threads;
   manager_options.load.mmap = o.mmap;
+  manager_options.load.cache_type_k = o.cache_type_k;
+  manager_options.load.cache_type_v = o.cache_type_v;
   manager_options.scheduler.parallel = o.parallel;
   manager_options.scheduler.queue_capacity = o.queue_size;
   manager_options.scheduler.slot_capacity = o.ctx_size;

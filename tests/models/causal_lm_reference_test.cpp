@@ -40,12 +40,14 @@ std::vector<Case> reference_cases() {
   return out;
 }
 
-std::unique_ptr<CausalLM> load(const std::string& dir, ops::MatmulMode mode) {
+std::unique_ptr<CausalLM> load(const std::string& dir, ops::MatmulMode mode,
+                               KvCacheTypes kv_types = {}) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
   io::WeightStore store = io::WeightStore::open_dir(dir);
   ModelOptions mo;
   mo.mode = mode;
   mo.max_batch = 64;
+  mo.kv_types = kv_types;
   return causal_lm_create(cfg, store, mo);
 }
 
@@ -146,6 +148,50 @@ TEST(CausalLMReference, FastModeStaysCloseToExact) {
     std::printf("%s: fast vs exact max |dlogit| %.3g (max |logit| %.3g)\n", c.dir.c_str(), diff,
                 spread);
     EXPECT_LE(diff, 0.1 * std::max(1.0, spread));
+  }
+}
+
+// An f16 KV cache (--cache-type-k/v f16) rounds K and V to 11 significant bits: prompt and decode
+// logits stay within a small share of their spread, and the cache takes half the bytes.
+TEST(CausalLMReference, F16CacheStaysCloseToF32) {
+  auto cases = reference_cases();
+  if (cases.empty()) GTEST_SKIP() << "MOFA_REFERENCE_DIR not set";
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.dir);
+    auto f32 = load(c.dir, ops::MatmulMode::exact);
+    auto f16 = load(c.dir, ops::MatmulMode::exact, {DType::f16, DType::f16});
+    std::vector<int32_t> ids = c.ref.at("ids").get<std::vector<int32_t>>();
+    const int64_t n = static_cast<int64_t>(ids.size());
+    auto ca = f32->new_cache(n + 4);
+    auto cb = f16->new_cache(n + 4);
+    EXPECT_EQ(cb->types().k, DType::f16);
+    double spread = 0, diff = 0;
+    auto compare = [&](const Tensor& a, const Tensor& b) {
+      for (int64_t i = 0; i < f32->vocab_size(); ++i) {
+        const double x = a.data<float>()[i], y = b.data<float>()[i];
+        spread = std::max(spread, std::fabs(x));
+        diff = std::max(diff, std::fabs(x - y));
+      }
+    };
+    // The prompt, then three decode steps feeding the f32 model's greedy tokens to both.
+    Tensor a = f32->forward(ids.data(), n, 0, *ca, false);
+    Tensor b = f16->forward(ids.data(), n, 0, *cb, false);
+    compare(a, b);
+    for (int64_t step = 0; step < 3; ++step) {
+      const int32_t next = argmax(a.data<float>(), f32->vocab_size());
+      a = f32->forward(&next, 1, n + step, *ca, false);
+      b = f16->forward(&next, 1, n + step, *cb, false);
+      compare(a, b);
+    }
+    std::printf("%s: f16 vs f32 KV cache max |dlogit| %.3g (max |logit| %.3g)\n", c.dir.c_str(),
+                diff, spread);
+    EXPECT_LE(diff, 0.005 * std::max(1.0, spread));
+    // Recurrent states (MiniCPM-SALA's lightning layers) stay f32.
+    if (ca->has_state()) {
+      EXPECT_LT(cb->bytes(), ca->bytes());
+    } else {
+      EXPECT_EQ(2 * cb->bytes(), ca->bytes());
+    }
   }
 }
 

@@ -74,3 +74,14 @@ MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" \
 # recurrent state at the depth, also with no prompt-processing test (-p 0) to snapshot it.
 "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 0 -n 8 --depth 64 -r 2 >/dev/null
 "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 8 --depth 64 -r 2 >/dev/null
+# --cache-type-k/v f16 on the hybrid model: reported in the JSON, and the cache (K/V rows plus
+# the f32 lightning states) is smaller than the f32 one by half of the K/V bytes.
+kv_bytes() {  # cache type
+  "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 4 --depth 64 -r 1 --json \
+    --cache-type-k "$1" --cache-type-v "$1" |
+    "$py" -c 'import json,sys; b=json.load(sys.stdin); assert b["cache_type_k"]==b["cache_type_v"]=="'"$1"'"; print(b["kv_cache_bytes"])'
+}
+f32_kv=$(kv_bytes f32)
+f16_kv=$(kv_bytes f16)
+echo "KV cache bytes at depth 64: f32 $f32_kv, f16 $f16_kv"
+[ "$f16_kv" -lt "$f32_kv" ]

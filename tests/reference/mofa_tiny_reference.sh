@@ -31,6 +31,8 @@ exact=$(ppl "$tiny" --exact)
 fast=$(ppl "$tiny")
 within "$exact" "$torch_ppl" 0.01 "f32 exact vs PyTorch"
 within "$fast" "$exact" 0.01 "f32 fast vs exact"
+half_kv=$(ppl "$tiny" --exact --cache-type-k f16 --cache-type-v f16)
+within "$half_kv" "$exact" 0.001 "f16 KV cache vs f32"
 exact4=$(ppl "$tiny4" --exact)
 fast4=$(ppl "$tiny4")
 within "$fast4" "$exact4" 0.01 "4-bit fast vs exact"
@@ -50,3 +52,11 @@ a = sys.argv[1]
 letters = sum(c.isalpha() or c.isspace() for c in a)
 assert len(a.split()) >= 8 and letters >= 0.85 * len(a), a
 PY
+# The same greedy answer with a half-precision KV cache; an unknown cache type is refused.
+answer16=$("$bin/mofa" run --model "$tiny" --prompt "And God said unto Moses," --temp 0 -n 40 \
+  --cache-type-k f16 --cache-type-v f16)
+[ "$answer16" = "$answer" ] || { echo "f16 KV cache answered: $answer16"; exit 1; }
+if "$bin/mofa" run --model "$tiny" --prompt x -n 1 --cache-type-k q4_0 2>"$work/err"; then
+  echo "an unknown cache type was accepted"; exit 1
+fi
+grep -q "cache-type-k" "$work/err"

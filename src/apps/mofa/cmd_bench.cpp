@@ -113,6 +113,7 @@ void bench(const BenchFlags& f) {
   io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
+  mo.kv_types = f.model.kv_types();
   auto model = models::causal_lm_create(cfg, store, mo);
   const int64_t ctx = f.depth + std::max(f.pp, f.tg) + 1;
   auto cache = model->new_cache(ctx);
@@ -179,6 +180,9 @@ void bench(const BenchFlags& f) {
                         {"threads", threads},
                         {"exact", f.model.exact},
                         {"mmap", f.model.mmap},
+                        {"cache_type_k", f.model.cache_type_k},
+                        {"cache_type_v", f.model.cache_type_v},
+                        {"kv_cache_bytes", cache->bytes()},
                         {"weight_bytes", model->weight_bytes()},
                         {"decode_weight_bytes", model->decode_bytes()},
                         {"depth", f.depth},
@@ -213,7 +217,10 @@ void bench(const BenchFlags& f) {
   if (f.tg > 0)
     std::printf("\ngeneration reads %.2f GB/s of weights (%.1f MB per token)\n", gbps,
                 static_cast<double>(model->decode_bytes()) / 1e6);
-  std::printf("peak resident memory %.1f MiB\n", static_cast<double>(peak_rss) / (1024.0 * 1024.0));
+  std::printf("peak resident memory %.1f MiB (KV cache %s/%s: %.1f MiB)\n",
+              static_cast<double>(peak_rss) / (1024.0 * 1024.0), f.model.cache_type_k.c_str(),
+              f.model.cache_type_v.c_str(),
+              static_cast<double>(cache->bytes()) / (1024.0 * 1024.0));
   for (const auto& p : profiles) print_profile(p);
 }
 

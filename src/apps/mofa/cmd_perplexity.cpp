@@ -43,6 +43,7 @@ void perplexity(const PerplexityFlags& f) {
   io::WeightStore store = io::WeightStore::open_dir(dir, f.model.residency());
   models::ModelOptions mo;
   mo.mode = f.model.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
+  mo.kv_types = f.model.kv_types();
   auto model = models::causal_lm_create(cfg, store, mo);
   const int64_t V = model->vocab_size();
   auto cache = model->new_cache(f.ctx);

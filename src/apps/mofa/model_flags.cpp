@@ -22,6 +22,21 @@ llm::GenerateOptions SamplingFlags::options() const {
   return o;
 }
 
+models::KvCacheTypes ModelFlags::kv_types() const {
+  return {models::kv_cache_type_from_name(cache_type_k, "--cache-type-k"),
+          models::kv_cache_type_from_name(cache_type_v, "--cache-type-v")};
+}
+
+void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
+  cmd->add_option("--cache-type-k", *k,
+                  "KV cache type of keys: f32 (exact) or f16 (half the memory, as llama.cpp)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option("--cache-type-v", *v, "KV cache type of values: f32 or f16")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"f32", "f16"}));
+}
+
 void add_model_flags(CLI::App* cmd, ModelFlags* f) {
   cmd->add_option("--model,-m", f->model, "model directory, or a model id in the models dir");
   cmd->add_option("--threads,-t", f->threads, "CPU threads (default: all cores)");
@@ -30,6 +45,7 @@ void add_model_flags(CLI::App* cmd, ModelFlags* f) {
   cmd->add_flag("--mmap", f->mmap,
                 "map the weight files instead of reading them into huge-page memory (opens "
                 "faster, pageable; decode is slower)");
+  add_cache_type_flags(cmd, &f->cache_type_k, &f->cache_type_v);
 }
 
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* f) {
@@ -63,6 +79,8 @@ std::unique_ptr<llm::LlmPipeline> load_pipeline(const ModelFlags& f) {
   llm::LoadOptions lo;
   lo.exact = f.exact;
   lo.mmap = f.mmap;
+  lo.cache_type_k = f.cache_type_k;
+  lo.cache_type_v = f.cache_type_v;
   lo.ctx_size = f.ctx_size;
   lo.threads = f.threads;
   return llm::LlmPipeline::load(resolve_model_dir(f.model), lo);

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/storage.h"
+#include "models/model.h"
 #include "pipelines/llm/generate.h"
 
 namespace mofa::cli {
@@ -16,6 +17,10 @@ struct ModelFlags {
   int ctx_size = 0;
   bool exact = false;
   bool mmap = false;
+  std::string cache_type_k = "f32";
+  std::string cache_type_v = "f32";
+  // The KV cache types the flags name; throws InvalidInput for another name.
+  models::KvCacheTypes kv_types() const;
   // How the weight files are held (--mmap maps them; else read into huge-page memory).
   FileResidency residency() const { return mmap ? FileResidency::mapped : FileResidency::memory; }
 };
@@ -33,6 +38,8 @@ struct SamplingFlags {
 };
 
 void add_model_flags(CLI::App* cmd, ModelFlags* flags);
+// --cache-type-k and --cache-type-v (f32 or f16), shared with `mofa serve`.
+void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v);
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* flags);
 
 // Resolves --model (a directory, or an id in the models dir; empty: the configured default model,

@@ -8,12 +8,21 @@
 namespace mofa::ops {
 namespace {
 
+// A KV cache tensor: defined and contiguous, f32 or f16.
+void check_cache(const char* op, const char* arg, const Tensor& t) {
+  if (t.defined() && t.dtype() == DType::f16) {
+    if (!t.is_contiguous()) detail::fail(op, std::string(arg) + " must be contiguous");
+    return;
+  }
+  detail::check_f32(op, arg, t);
+}
+
 // The checks both attention ops share; returns the kernel arguments (no blocks).
 kernels::AttentionArgs attention_args(const char* op, const Tensor& q, const Tensor& k,
                                       const Tensor& v, int64_t n_past, float scale, Tensor& out) {
   detail::check_f32(op, "q", q);
-  detail::check_f32(op, "k", k);
-  detail::check_f32(op, "v", v);
+  check_cache(op, "k", k);
+  check_cache(op, "v", v);
   if (q.ndim() != 3)
     detail::fail(op, "q " + shape_str(q.shape()) + " must be [m, n_heads, head_dim]");
   if (k.ndim() != 3 || k.shape() != v.shape())
@@ -33,8 +42,10 @@ kernels::AttentionArgs attention_args(const char* op, const Tensor& q, const Ten
   detail::prepare_output(op, "out", out, q.shape());
   kernels::AttentionArgs a;
   a.q = q.data<float>();
-  a.k = k.data<float>();
-  a.v = v.data<float>();
+  a.k = k.raw();
+  a.v = v.raw();
+  a.k_type = k.dtype();
+  a.v_type = v.dtype();
   a.out = out.data_mut<float>();
   a.m = m;
   a.n_heads = n_heads;

@@ -33,6 +33,7 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
     : cfg_(cfg),
       spec_(spec),
       mode_(options.mode),
+      kv_types_(options.kv_types),
       max_batch_(options.max_batch),
       hidden_(cfg.hidden_size),
       n_heads_(cfg.num_attention_heads),
@@ -128,7 +129,8 @@ DecoderLM::DecoderLM(const io::ModelConfig& cfg, const io::WeightStore& store,
 }
 
 std::unique_ptr<KvCache> DecoderLM::new_cache(int64_t max_capacity) const {
-  return std::make_unique<KvCache>(cfg_.num_hidden_layers, n_kv_heads_, head_dim_, max_capacity);
+  return std::make_unique<KvCache>(cfg_.num_hidden_layers, n_kv_heads_, head_dim_, max_capacity,
+                                   kv_types_);
 }
 
 void DecoderLM::attention_block(Layer& l, int index, Tensor& x, const int32_t* positions, int64_t n,

@@ -79,6 +79,7 @@ class DecoderLM : public CausalLM {
   io::ModelConfig cfg_;
   DecoderSpec spec_;
   ops::MatmulMode mode_;
+  KvCacheTypes kv_types_;
   int64_t max_batch_;
   int64_t hidden_, n_heads_, n_kv_heads_, head_dim_, intermediate_;
   float eps_;

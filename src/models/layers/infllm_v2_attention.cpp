@@ -101,7 +101,8 @@ void InfLlmV2Keys::extend(Level& level, const Tensor& k_cache, int64_t n_same, i
     level.t = std::move(bigger);
   }
   const int64_t lcap = level.t.dim(1);
-  const float* src = k_cache.data<float>();
+  const bool half = k_cache.dtype() == DType::f16;  // an f16 KV cache (--cache-type-k f16)
+  const void* src = k_cache.raw();
   float* dst = level.t.data_mut<float>();
   const int64_t n_new = want - keep;
   // Entry j of head g: the mean of positions [j * stride, j * stride + size).
@@ -110,9 +111,16 @@ void InfLlmV2Keys::extend(Level& level, const Tensor& k_cache, int64_t n_same, i
       const int64_t g = t / n_new, j = keep + t % n_new;
       float* out = dst + (g * lcap + j) * d;
       std::fill(out, out + d, 0.0f);
-      const float* rows = src + (g * cap + j * stride) * d;
-      for (int64_t r = 0; r < size; ++r)
-        for (int64_t c = 0; c < d; ++c) out[c] += rows[r * d + c];
+      const int64_t first = (g * cap + j * stride) * d;
+      for (int64_t r = 0; r < size; ++r) {
+        if (half) {
+          const uint16_t* row = static_cast<const uint16_t*>(src) + first + r * d;
+          for (int64_t c = 0; c < d; ++c) out[c] += f16_to_f32(row[c]);
+        } else {
+          const float* row = static_cast<const float*>(src) + first + r * d;
+          for (int64_t c = 0; c < d; ++c) out[c] += row[c];
+        }
+      }
       for (int64_t c = 0; c < d; ++c) out[c] /= static_cast<float>(size);
     }
   };

@@ -80,8 +80,8 @@ void sigmoid_gate(Tensor& x, const Tensor& g) {
 class SalaKvCache : public KvCache {
  public:
   SalaKvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
-              std::vector<Shape> states)
-      : KvCache(has_kv, n_kv_heads, head_dim, max_capacity, std::move(states)),
+              std::vector<Shape> states, KvCacheTypes types)
+      : KvCache(has_kv, n_kv_heads, head_dim, max_capacity, std::move(states), types),
         keys_(has_kv.size()) {}
 
   InfLlmV2Keys& keys(int64_t layer) { return keys_[static_cast<size_t>(layer)]; }
@@ -132,6 +132,7 @@ class MiniCpmSalaLM : public CausalLM {
 
   io::ModelConfig cfg_;
   ops::MatmulMode mode_;
+  KvCacheTypes kv_types_;
   int64_t max_batch_;
   int64_t hidden_, heads_, kv_heads_, lt_kv_heads_, head_dim_, inter_;
   float eps_, residual_scale_, logit_scale_, lt_scale_;
@@ -152,6 +153,7 @@ MiniCpmSalaLM::MiniCpmSalaLM(const io::ModelConfig& cfg, const io::WeightStore& 
                              const ModelOptions& options)
     : cfg_(cfg),
       mode_(options.mode),
+      kv_types_(options.kv_types),
       max_batch_(options.max_batch),
       hidden_(cfg.hidden_size),
       heads_(cfg.num_attention_heads),
@@ -277,7 +279,7 @@ std::unique_ptr<KvCache> MiniCpmSalaLM::new_cache(int64_t max_capacity) const {
     states.push_back(l.lightning ? Shape{heads_, head_dim_, head_dim_} : Shape{});
   }
   return std::make_unique<SalaKvCache>(std::move(has_kv), kv_heads_, head_dim_, max_capacity,
-                                       std::move(states));
+                                       std::move(states), kv_types_);
 }
 
 void MiniCpmSalaLM::sparse_block(Layer& l, int index, const Tensor& h, Tensor& y, int64_t n,

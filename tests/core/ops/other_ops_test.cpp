@@ -151,6 +151,41 @@ TEST_P(Attention, MatchesReference) {
   }
 }
 
+// An f16 cache (--cache-type-k/v f16) is read as exactly its widened values: the results equal
+// those of an f32 cache holding the same rounded numbers, on both backends and in any mix.
+TEST_P(Attention, F16CacheEqualsItsWidenedValues) {
+  const AttnCase c = GetParam();
+  const int64_t cap = c.n_past + c.m + 3;
+  const auto qv = test::random_floats(c.m * c.n_heads * c.head_dim, 7, -2, 2);
+  const Shape cache_shape = {c.n_kv, cap, c.head_dim};
+  const Tensor k16 = test::tensor_of(
+      DType::f16, test::random_floats(c.n_kv * cap * c.head_dim, 8, -2, 2), cache_shape);
+  const Tensor v16 =
+      test::tensor_of(DType::f16, test::random_floats(c.n_kv * cap * c.head_dim, 9), cache_shape);
+  auto widened = [&](const Tensor& t) {
+    std::vector<float> out(static_cast<size_t>(t.numel()));
+    for (int64_t i = 0; i < t.numel(); ++i) out[static_cast<size_t>(i)] = t.get_f32(i);
+    return Tensor::from_f32(out, cache_shape);
+  };
+  const Tensor k32 = widened(k16), v32 = widened(v16);
+  const Tensor q = Tensor::from_f32(qv, {c.m, c.n_heads, c.head_dim});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  Tensor want;
+  ops::attention(q, k32, v32, c.n_past, scale, c.window, want);
+  for (const auto& [k, v] : {std::pair{&k16, &v16}, std::pair{&k16, &v32}, std::pair{&k32, &v16}}) {
+    Tensor ref, out;
+    {
+      test::UseKernels use(kernels::reference_kernels());
+      ops::attention(q, *k, *v, c.n_past, scale, c.window, ref);
+    }
+    ops::attention(q, *k, *v, c.n_past, scale, c.window, out);
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      ASSERT_NEAR(out.data<float>()[i], want.data<float>()[i], 1e-6) << "at " << i;
+      ASSERT_NEAR(ref.data<float>()[i], want.data<float>()[i], 2e-5) << "at " << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, Attention,
     ::testing::Values(AttnCase{1, 37, 6, 2, 64, 0}, AttnCase{9, 0, 4, 4, 40, 0},
@@ -171,6 +206,9 @@ TEST(AttentionOp, RejectsBadShapes) {
                InvalidInput);  // 3 heads over 2 kv heads
   EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {4, 4, 16}), k, k, 5, 1, 0, out),
                InvalidInput);  // past capacity
+  const Tensor kb = Tensor::zeros(DType::bf16, {2, 8, 16});
+  EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {1, 4, 16}), kb, kb, 0, 1, 0, out),
+               InvalidInput);  // a cache is f32 or f16
 }
 
 struct BlockAttnCase {
@@ -220,6 +258,19 @@ TEST_P(AttentionBlocks, MatchesReference) {
   ops::attention_blocks(q, k, v, c.n_past, scale, blocks.data(), c.n_sel, c.block_size, out);
   for (int64_t i = 0; i < out.numel(); ++i)
     ASSERT_NEAR(out.data<float>()[i], ref.data<float>()[i], 2e-5) << "at " << i;
+
+  // The same blocks over an f16 cache against the reference over the same f16 cache.
+  const Tensor k16 = test::tensor_of(DType::f16, kv, k.shape());
+  const Tensor v16 = test::tensor_of(DType::f16, vv, v.shape());
+  Tensor ref16, out16;
+  {
+    test::UseKernels use(kernels::reference_kernels());
+    ops::attention_blocks(q, k16, v16, c.n_past, scale, blocks.data(), c.n_sel, c.block_size,
+                          ref16);
+  }
+  ops::attention_blocks(q, k16, v16, c.n_past, scale, blocks.data(), c.n_sel, c.block_size, out16);
+  for (int64_t i = 0; i < out16.numel(); ++i)
+    ASSERT_NEAR(out16.data<float>()[i], ref16.data<float>()[i], 2e-5) << "at " << i;
 
   // Every block of every row chosen: plain causal attention.
   const int64_t all = (c.n_past + c.m + c.block_size - 1) / c.block_size;

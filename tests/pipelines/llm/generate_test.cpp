@@ -191,5 +191,30 @@ TEST(Generate, PromptLogprobsAgreeWithTheDecodePath) {
   }
 }
 
+TEST(Generate, HalfPrecisionKvCacheAnswersLikeTheF32One) {
+  auto f32 = tiny();
+  LoadOptions o;
+  o.exact = true;
+  o.cache_type_k = "f16";
+  o.cache_type_v = "f16";
+  auto f16 = LlmPipeline::load(std::string(MOFA_SOURCE_DIR) + "/models/mofa-tiny", o);
+  auto prompt = chat_prompt(*f32, "And God said, Let there be light:");
+  auto sa = f32->new_sequence();
+  auto sb = f16->new_sequence();
+  // A trained model's greedy answer does not hinge on the 11th significant bit of K and V.
+  EXPECT_EQ(run(*f16, *sb, prompt, greedy(16)).text, run(*f32, *sa, prompt, greedy(16)).text);
+}
+
+TEST(Generate, UnknownKvCacheTypeIsAClearError) {
+  LoadOptions o;
+  o.cache_type_v = "q4_0";
+  try {
+    LlmPipeline::load(std::string(MOFA_SOURCE_DIR) + "/models/mofa-tiny", o);
+    FAIL() << "loaded";
+  } catch (const InvalidInput& e) {
+    EXPECT_STREQ(e.what(), "cache type of V 'q4_0' is not supported; supported: f32, f16");
+  }
+}
+
 }  // namespace
 }  // namespace mofa::llm

@@ -5,6 +5,8 @@
 // head_dim broadcast FMAs and no horizontal reduction. Keys stream in tiles of kTile with a
 // running max and sum per query (online softmax), so no score matrix is stored. Block-sparse
 // attention (InfLLM-v2) runs the same tiles over a row's chosen blocks only, one row per task.
+// An f16 cache is widened one tile at a time into per-thread scratch, so it is read from memory
+// at half the bytes and every score and sum is still computed in f32.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -39,7 +41,7 @@ struct AttentionPlan {
 
 // Per-thread scratch, grown on first use and kept.
 struct AttentionScratch {
-  std::vector<float> qt, score, acc, stats;
+  std::vector<float> qt, score, acc, stats, kv;  // kv: one f32 tile of keys, then of values
 };
 
 }  // namespace mofa::kernels::cpu
@@ -55,6 +57,22 @@ constexpr int64_t kQueries = 8;  // queries accumulated together into V
 
 int64_t Lanes() {
   return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
+}
+
+// Elements [offset, offset + count) of a KV cache as f32: the cache itself when it is f32, else
+// widened from f16 into buf.
+HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t offset, int64_t count,
+                                  float* HWY_RESTRICT buf) {
+  if (type == DType::f32) return static_cast<const float*>(cache) + offset;
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const auto* src = static_cast<const hwy::float16_t*>(cache) + offset;
+  const int64_t N = Lanes();
+  int64_t i = 0;
+  for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, buf + i);
+  const auto* bits = static_cast<const uint16_t*>(cache) + offset;
+  for (; i < count; ++i) buf[i] = f16_to_f32(bits[i]);
+  return buf;
 }
 
 // score[t * qs + j] for keys t of the tile and the query vector at column j0 (Lanes(d)):
@@ -247,18 +265,18 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     std::fill(acc, acc + qs * hd, 0.0f);
     const int64_t pos_lo = a.n_past + r0, pos_hi = a.n_past + r0 + nr - 1;
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
-    const float* k = a.k + kvh * a.capacity * hd;
-    const float* v = a.v + kvh * a.capacity * hd;
+    const int64_t head0 = kvh * a.capacity * hd;  // this KV head's first element
     // One tile of keys [t0, t0 + nt) for every query of the task.
     auto tile = [&](int64_t t0, int64_t nt, bool masked) {
+      const float* kt = CacheRows(a.k, a.k_type, head0 + t0 * hd, nt * hd, scratch->kv.data());
       if (nq <= 8 && N > 8) {
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
-        ScoreTile(d8, k + t0 * hd, nt, hd, qt, qs, 0, score);
+        ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
         SoftmaxStep(d8, nt, t0, masked, qs, 0, lo_f, hi_f, score, mx, sum, keep);
       } else {
         for (int64_t j0 = 0; j0 < qs; j0 += N) {
-          ScoreTile(d, k + t0 * hd, nt, hd, qt, qs, j0, score);
+          ScoreTile(d, kt, nt, hd, qt, qs, j0, score);
           SoftmaxStep(d, nt, t0, masked, qs, j0, lo_f, hi_f, score, mx, sum, keep);
         }
       }
@@ -270,7 +288,8 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         for (; c + N <= hd; c += N) hn::StoreU(hn::Mul(kv, hn::LoadU(d, aj + c)), d, aj + c);
         for (; c < hd; ++c) aj[c] *= keep[j];
       }
-      const float* vt = v + t0 * hd;
+      const float* vt =
+          CacheRows(a.v, a.v_type, head0 + t0 * hd, nt * hd, scratch->kv.data() + kTile * hd);
       for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
         if (q_chunk == 1) {
           AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc);
@@ -283,11 +302,16 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         }
       }
     };
+    auto prefetch_rows = [&](const void* cache, DType type, int64_t t0, int64_t nt) {
+      if (nt <= 0) return;
+      const size_t size = dtype_size(type);
+      const char* p = static_cast<const char*>(cache) + (head0 + t0 * hd) * size;
+      for (size_t off = 0; off < static_cast<size_t>(nt * hd) * size; off += 64)
+        __builtin_prefetch(p + off);
+    };
     auto prefetch = [&](int64_t t0, int64_t nt) {
-      for (int64_t off = 0; off < nt * hd; off += 16) {
-        __builtin_prefetch(k + t0 * hd + off);
-        __builtin_prefetch(v + t0 * hd + off);
-      }
+      prefetch_rows(a.k, a.k_type, t0, nt);
+      prefetch_rows(a.v, a.v_type, t0, nt);
     };
     if (a.blocks != nullptr) {
       // One row per task (the plan's rows is 1): its blocks, cut at its position, need no mask.
@@ -348,7 +372,7 @@ void ScoreTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t chunk
         for (int64_t c = 0; c < hd; ++c) qt[c * qs + r * nh + g] = q[c] * a.scale;
       }
     }
-    const float* k = a.k + kvh * a.capacity * hd;
+    const float* k = static_cast<const float*>(a.k) + kvh * a.capacity * hd;
     const int64_t t_end = std::min(a.n_keys, (chunk + 1) * chunk_keys);
     for (int64_t t0 = chunk * chunk_keys; t0 < t_end; t0 += kTile) {
       const int64_t nt = std::min(kTile, t_end - t0);
@@ -411,6 +435,7 @@ void attention(const AttentionArgs& args) {
     if (scratch.acc.size() < hd * qs) scratch.acc.resize(hd * qs);
     if (scratch.score.size() < size_t{kTile} * qs) scratch.score.resize(size_t{kTile} * qs);
     if (scratch.stats.size() < 5 * qs) scratch.stats.resize(5 * qs);
+    if (scratch.kv.size() < 2 * kTile * hd) scratch.kv.resize(2 * kTile * hd);
     HWY_DYNAMIC_DISPATCH(AttendTasks)(args, plan, b, e, &scratch);
   });
 }

@@ -30,13 +30,13 @@ void attention(const AttentionArgs& a) {
         }
       }
       const float* q = a.q + (i * a.n_heads + h) * hd;
-      const float* k = a.k + g * a.capacity * hd;
-      const float* v = a.v + g * a.capacity * hd;
+      const int64_t base = g * a.capacity * hd;
       double mx = -INFINITY;
       for (int64_t t = 0; t <= pos; ++t) {
         if (!seen[t]) continue;
         double s = 0;
-        for (int64_t c = 0; c < hd; ++c) s += static_cast<double>(q[c]) * k[t * hd + c];
+        for (int64_t c = 0; c < hd; ++c)
+          s += static_cast<double>(q[c]) * load_f32(a.k, a.k_type, base + t * hd + c);
         score[t] = s * a.scale;
         mx = std::max(mx, score[t]);
       }
@@ -46,7 +46,7 @@ void attention(const AttentionArgs& a) {
         if (!seen[t]) continue;
         const double p = std::exp(score[t] - mx);
         sum += p;
-        for (int64_t c = 0; c < hd; ++c) acc[c] += p * v[t * hd + c];
+        for (int64_t c = 0; c < hd; ++c) acc[c] += p * load_f32(a.v, a.v_type, base + t * hd + c);
       }
       float* o = a.out + (i * a.n_heads + h) * hd;
       for (int64_t c = 0; c < hd; ++c) o[c] = static_cast<float>(acc[c] / sum);
@@ -59,7 +59,7 @@ void attention_scores(const AttentionArgs& a) {
   for (int64_t i = 0; i < a.m; ++i) {
     for (int64_t h = 0; h < a.n_heads; ++h) {
       const float* q = a.q + (i * a.n_heads + h) * hd;
-      const float* k = a.k + (h / group) * a.capacity * hd;
+      const float* k = static_cast<const float*>(a.k) + (h / group) * a.capacity * hd;
       float* o = a.out + (i * a.n_heads + h) * a.n_keys;
       for (int64_t t = 0; t < a.n_keys; ++t) {
         double s = 0;
