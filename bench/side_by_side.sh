@@ -22,6 +22,8 @@
 #   --depth N            context depth of the long tg run, 0 to skip (default 4096)
 #   --no-scaling         skip the 1-thread generation runs
 #   --float bf16|f16     float GGUF type paired with hf-bf16 (default bf16)
+#   --kv f16|f32         KV cache type of both engines (default f16, llama.cpp's default; ours
+#                        is then run with --cache-type-k/-v f16)
 #   --pure               quantize every GGUF tensor to Q4_0/Q8_0 (llama-quantize --pure): the
 #                        output head is then as narrow as MLX's, instead of llama.cpp's Q6_K default
 #   --pairs LIST         comma list of 4bit,8bit,bf16 (default all three)
@@ -50,6 +52,7 @@ REPS=3
 DEPTH=4096
 SCALING=1
 FLOAT=bf16
+KV=f16
 PURE=0
 PAIRS=4bit,8bit,bf16
 SEED=0
@@ -67,6 +70,7 @@ while [[ $# -gt 0 ]]; do
     --depth) DEPTH=$2; shift 2 ;;
     --no-scaling) SCALING=0; shift ;;
     --float) FLOAT=$2; shift 2 ;;
+    --kv) KV=$2; shift 2 ;;
     --pure) PURE=1; shift ;;
     --pairs) PAIRS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
@@ -84,6 +88,9 @@ case "$SHAPE" in
   *) echo "side_by_side: --shape '$SHAPE' is not qwen2.5-0.5b, qwen3-4b or tiny" >&2; exit 2 ;;
 esac
 case "$FLOAT" in bf16|f16) ;; *) echo "side_by_side: --float '$FLOAT' is not bf16 or f16" >&2; exit 2 ;; esac
+case "$KV" in f16|f32) ;; *) echo "side_by_side: --kv '$KV' is not f16 or f32" >&2; exit 2 ;; esac
+LLAMA_KV=(-ctk "$KV" -ctv "$KV")
+MOFA_KV=(--cache-type-k "$KV" --cache-type-v "$KV")
 for opt in threads:THREADS n-prompt:NP n-gen:NG reps:REPS depth:DEPTH seed:SEED; do
   var=${opt#*:}
   [[ ${!var} =~ ^[0-9]+$ ]] || { echo "side_by_side: --${opt%%:*} '${!var}' is not a whole number" >&2; exit 2; }
@@ -194,12 +201,12 @@ run() {
 
 llama_runs() {  # pair gguf
   local bench=$LLAMA_BUILD/bin/llama-bench
-  run "llama-$1" "$bench" -m "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" -o json
+  run "llama-$1" "$bench" -m "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" "${LLAMA_KV[@]}" -o json
   if [[ $DEPTH -gt 0 ]]; then
-    run "llama-$1-depth" "$bench" -m "$2" -p 0 -n "$NG" -d "$DEPTH" -t "$THREADS" -r 1 -o json
+    run "llama-$1-depth" "$bench" -m "$2" -p 0 -n "$NG" -d "$DEPTH" -t "$THREADS" -r 1 "${LLAMA_KV[@]}" -o json
   fi
   if [[ $SCALING == 1 && $THREADS -gt 1 ]]; then
-    run "llama-$1-t1" "$bench" -m "$2" -p 0 -n "$NG" -t 1 -r "$REPS" -o json
+    run "llama-$1-t1" "$bench" -m "$2" -p 0 -n "$NG" -t 1 -r "$REPS" "${LLAMA_KV[@]}" -o json
   fi
 }
 
@@ -208,13 +215,13 @@ mofa_runs() {  # pair dir
     log "$MOFA not built; our columns show n/a"
     return
   fi
-  run "mofa-$1" "$MOFA" bench --model "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" --profile --json
+  run "mofa-$1" "$MOFA" bench --model "$2" -p "$NP" -n "$NG" -t "$THREADS" -r "$REPS" "${MOFA_KV[@]}" --profile --json
   if [[ $DEPTH -gt 0 ]]; then
     run "mofa-$1-depth" "$MOFA" bench --model "$2" -p 0 -n "$NG" --depth "$DEPTH" -t "$THREADS" -r 1 \
-      --profile --json
+      "${MOFA_KV[@]}" --profile --json
   fi
   if [[ $SCALING == 1 && $THREADS -gt 1 ]]; then
-    run "mofa-$1-t1" "$MOFA" bench --model "$2" -p 0 -n "$NG" -t 1 -r "$REPS" --json
+    run "mofa-$1-t1" "$MOFA" bench --model "$2" -p 0 -n "$NG" -t 1 -r "$REPS" "${MOFA_KV[@]}" --json
   fi
 }
 
@@ -314,7 +321,7 @@ OUR_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DCOL="tg$NG@$DEPTH"
 {
   echo "Shape $SHAPE (seed $SEED), $THREADS threads, $(date -u +%Y-%m-%d), CPU: $CPU ($(nproc) cores)."
-  echo "mofa $OUR_COMMIT; llama.cpp $LLAMA_COMMIT (-r $REPS; depth run -r 1). membw read bandwidth: $MEMBW GB/s at $THREADS threads, $MEMBW1 GB/s at 1 thread."
+  echo "mofa $OUR_COMMIT; llama.cpp $LLAMA_COMMIT (-r $REPS; depth run -r 1); KV cache $KV in both. membw read bandwidth: $MEMBW GB/s at $THREADS threads, $MEMBW1 GB/s at 1 thread."
   echo "Load average (1/5/15 min) before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); other work on the machine lowers every figure."
   echo
   echo "| pair | ours pp$NP | llama pp$NP | ratio | ours tg$NG | llama tg$NG | ratio | ours $DCOL | llama $DCOL | ratio |"

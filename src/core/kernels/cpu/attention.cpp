@@ -409,7 +409,10 @@ AttentionPlan make_plan(const AttentionArgs& a, int64_t lanes, int64_t threads) 
   p.group = a.n_heads / a.n_kv_heads;
   p.heads = p.group;
   // Rows of a block-sparse attention each have their own blocks: one row per task.
-  p.rows = a.blocks != nullptr ? 1 : std::max<int64_t>(1, std::min<int64_t>(a.m, 32 / p.group));
+  // An f16 cache is widened once per task and tile: twice the queries halve that work.
+  const int64_t queries = a.k_type == DType::f16 || a.v_type == DType::f16 ? 64 : 32;
+  p.rows = a.blocks != nullptr ? 1
+                               : std::max<int64_t>(1, std::min<int64_t>(a.m, queries / p.group));
   p.n_blocks = (a.m + p.rows - 1) / p.rows;
   const int64_t whole = a.n_kv_heads * p.n_blocks;
   if (whole < threads) {
