@@ -42,6 +42,7 @@ struct AttentionPlan {
 // Per-thread scratch, grown on first use and kept.
 struct AttentionScratch {
   std::vector<float> qt, score, acc, stats, kv;  // kv: one f32 tile of keys, then of values
+  std::vector<float> qd;                         // decode queries, [head_dim / 4, lanes]
 };
 
 }  // namespace mofa::kernels::cpu
@@ -119,6 +120,53 @@ HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT k, int64_t nt, int64_t 
     hn::StoreU(hn::Add(s0, s1), d, score + t * qs + j0);
   }
 }
+
+#if HWY_TARGET != HWY_SCALAR
+// Decode scores when the task's nq queries fit one vector at four lanes each (4 * nq <= lanes)
+// and head_dim is a multiple of 4. Block b of a vector holds query b's partial sums over four
+// dims, and a key's four consecutive dims are broadcast to every block (LoadDup128), so a key
+// costs head_dim / 4 FMAs where ScoreTile, with queries across lanes, spends head_dim on a group
+// of at most 8 queries. qd is [hd / 4, lanes]: lane 4b + i of row r is query b's dim 4r + i,
+// scaled; lanes of missing queries are zero. Writes score[t * qs + j] for j < 8 (0 past nq).
+HWY_INLINE void ScoreTileDecode(const float* HWY_RESTRICT k, int64_t nt, int64_t hd,
+                                const float* HWY_RESTRICT qd, int64_t nq, int64_t qs,
+                                float* HWY_RESTRICT score) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = Lanes();
+  alignas(64) float sums[HWY_MAX_BYTES / sizeof(float)];
+  // Every lane of block b ends with block b's sum; lane 4b is read out per query.
+  auto store = [&](decltype(hn::Zero(d)) s, int64_t t) {
+    s = hn::Add(s, hn::Shuffle2301(s));
+    s = hn::Add(s, hn::Shuffle1032(s));
+    hn::StoreU(s, d, sums);
+    float* out = score + t * qs;
+    for (int64_t j = 0; j < 8; ++j) out[j] = j < nq ? sums[4 * j] : 0.0f;
+  };
+  int64_t t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const float* kr = k + t * hd;
+    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+    for (int64_t c = 0; c < hd; c += 4) {
+      const auto q = hn::LoadU(d, qd + c / 4 * N);
+      s0 = hn::MulAdd(hn::LoadDup128(d, kr + c), q, s0);
+      s1 = hn::MulAdd(hn::LoadDup128(d, kr + hd + c), q, s1);
+      s2 = hn::MulAdd(hn::LoadDup128(d, kr + 2 * hd + c), q, s2);
+      s3 = hn::MulAdd(hn::LoadDup128(d, kr + 3 * hd + c), q, s3);
+    }
+    store(s0, t);
+    store(s1, t + 1);
+    store(s2, t + 2);
+    store(s3, t + 3);
+  }
+  for (; t < nt; ++t) {
+    const float* kr = k + t * hd;
+    auto s0 = hn::Zero(d);
+    for (int64_t c = 0; c < hd; c += 4)
+      s0 = hn::MulAdd(hn::LoadDup128(d, kr + c), hn::LoadU(d, qd + c / 4 * N), s0);
+    store(s0, t);
+  }
+}
+#endif
 
 // acc[j][c] += sum over t of p[t][j] * v[t][c] for the kQ queries from column j0 (kQ is 1, 2, 4
 // or 8, so a decode step of one or two heads per KV head does not pay for eight).
@@ -263,6 +311,15 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
       sum[j] = 0.0f;
     }
     std::fill(acc, acc + qs * hd, 0.0f);
+#if HWY_TARGET != HWY_SCALAR
+    const bool decode_scores = N > 8 && 4 * nq <= N && hd % 4 == 0;
+    if (decode_scores) {
+      float* qd = scratch->qd.data();
+      std::fill(qd, qd + hd / 4 * N, 0.0f);
+      for (int64_t j = 0; j < nq; ++j)
+        for (int64_t c = 0; c < hd; ++c) qd[c / 4 * N + 4 * j + c % 4] = qt[c * qs + j];
+    }
+#endif
     const int64_t pos_lo = a.n_past + r0, pos_hi = a.n_past + r0 + nr - 1;
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
     const int64_t head0 = kvh * a.capacity * hd;  // this KV head's first element
@@ -272,7 +329,15 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
       if (nq <= 8 && N > 8) {
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
+#if HWY_TARGET != HWY_SCALAR
+        if (decode_scores) {
+          ScoreTileDecode(kt, nt, hd, scratch->qd.data(), nq, qs, score);
+        } else {
+          ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
+        }
+#else
         ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
+#endif
         SoftmaxStep(d8, nt, t0, masked, qs, 0, lo_f, hi_f, score, mx, sum, keep);
       } else {
         for (int64_t j0 = 0; j0 < qs; j0 += N) {
@@ -411,8 +476,8 @@ AttentionPlan make_plan(const AttentionArgs& a, int64_t lanes, int64_t threads) 
   // Rows of a block-sparse attention each have their own blocks: one row per task.
   // An f16 cache is widened once per task and tile: twice the queries halve that work.
   const int64_t queries = a.k_type == DType::f16 || a.v_type == DType::f16 ? 64 : 32;
-  p.rows = a.blocks != nullptr ? 1
-                               : std::max<int64_t>(1, std::min<int64_t>(a.m, queries / p.group));
+  p.rows =
+      a.blocks != nullptr ? 1 : std::max<int64_t>(1, std::min<int64_t>(a.m, queries / p.group));
   p.n_blocks = (a.m + p.rows - 1) / p.rows;
   const int64_t whole = a.n_kv_heads * p.n_blocks;
   if (whole < threads) {
@@ -439,6 +504,8 @@ void attention(const AttentionArgs& args) {
     if (scratch.score.size() < size_t{kTile} * qs) scratch.score.resize(size_t{kTile} * qs);
     if (scratch.stats.size() < 5 * qs) scratch.stats.resize(5 * qs);
     if (scratch.kv.size() < 2 * kTile * hd) scratch.kv.resize(2 * kTile * hd);
+    const size_t qd_size = hd * static_cast<size_t>(lanes);
+    if (scratch.qd.size() < qd_size) scratch.qd.resize(qd_size);
     HWY_DYNAMIC_DISPATCH(AttendTasks)(args, plan, b, e, &scratch);
   });
 }
