@@ -6,7 +6,8 @@
 
 namespace mofa::models {
 
-DType kv_cache_type_from_name(const std::string& name, const char* what) {
+DType kv_cache_type_from_name(const std::string& name, bool exact, const char* what) {
+  if (name.empty()) return exact ? DType::f32 : DType::f16;
   if (name == "f32") return DType::f32;
   if (name == "f16") return DType::f16;
   throw InvalidInput(std::string(what) + " '" + name + "' is not supported; supported: f32, f16");

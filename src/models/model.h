@@ -20,8 +20,10 @@ struct KvCacheTypes {
   DType v = DType::f32;
 };
 
-// Parses a --cache-type-k/-v value ("f32", "f16"); throws InvalidInput naming the accepted ones.
-DType kv_cache_type_from_name(const std::string& name, const char* what);
+// Parses a --cache-type-k/-v value: "f32", "f16", or "" for the default of the matmul mode (f32
+// with --exact, which computes as the reference does; else f16). Throws InvalidInput naming the
+// accepted ones.
+DType kv_cache_type_from_name(const std::string& name, bool exact, const char* what);
 
 // Per-layer key/value caches, [n_kv_heads, capacity, head_dim] each in the types' dtypes.
 // Capacity grows by doubling up to max_capacity, so a long context costs memory only when it is

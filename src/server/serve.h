@@ -21,9 +21,9 @@ struct ServeOptions {
   int parallel = 1;
   int queue_size = 64;
   bool exact = false;
-  bool mmap = false;  // map weight files instead of reading them into huge-page memory
-  std::string cache_type_k = "f32";  // KV cache element types: f32 or f16
-  std::string cache_type_v = "f32";
+  bool mmap = false;         // map weight files instead of reading them into huge-page memory
+  std::string cache_type_k;  // KV cache element types: f32 or f16 ("": f16, f32 with --exact)
+  std::string cache_type_v;
   int timeout_s = 600;
   std::string cors_origin;
   size_t max_body = 8 * 1024 * 1024;

@@ -76,12 +76,14 @@ MOFA_REFERENCE_DIR="$out" "$bin/mofa_models_tests" \
 "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 8 --depth 64 -r 2 >/dev/null
 # --cache-type-k/v f16 on the hybrid model: reported in the JSON, and the cache (K/V rows plus
 # the f32 lightning states) is smaller than the f32 one by half of the K/V bytes.
-kv_bytes() {  # cache type
-  "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 4 --depth 64 -r 1 --json \
-    --cache-type-k "$1" --cache-type-v "$1" |
-    "$py" -c 'import json,sys; b=json.load(sys.stdin); assert b["cache_type_k"]==b["cache_type_v"]=="'"$1"'"; print(b["kv_cache_bytes"])'
+kv_bytes() {  # expected cache type, mofa bench flags
+  "$bin/mofa" bench --model "$out/minicpm-sala-mlx-8bit" -p 16 -n 4 --depth 64 -r 1 --json "${@:2}" |
+    "$py" -c 'import json,sys; b=json.load(sys.stdin); assert b["cache_type_k"]==b["cache_type_v"]=="'"$1"'", b; print(b["kv_cache_bytes"])'
 }
-f32_kv=$(kv_bytes f32)
-f16_kv=$(kv_bytes f16)
+f32_kv=$(kv_bytes f32 --cache-type-k f32 --cache-type-v f32)
+f16_kv=$(kv_bytes f16 --cache-type-k f16 --cache-type-v f16)
+# The defaults: f16 in the fast mode (as llama.cpp), f32 with --exact.
+[ "$(kv_bytes f16)" = "$f16_kv" ]
+[ "$(kv_bytes f32 --exact)" = "$f32_kv" ]
 echo "KV cache bytes at depth 64: f32 $f32_kv, f16 $f16_kv"
 [ "$f16_kv" -lt "$f32_kv" ]

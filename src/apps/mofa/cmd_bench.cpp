@@ -180,8 +180,8 @@ void bench(const BenchFlags& f) {
                         {"threads", threads},
                         {"exact", f.model.exact},
                         {"mmap", f.model.mmap},
-                        {"cache_type_k", f.model.cache_type_k},
-                        {"cache_type_v", f.model.cache_type_v},
+                        {"cache_type_k", std::string(dtype_name(mo.kv_types.k))},
+                        {"cache_type_v", std::string(dtype_name(mo.kv_types.v))},
                         {"kv_cache_bytes", cache->bytes()},
                         {"weight_bytes", model->weight_bytes()},
                         {"decode_weight_bytes", model->decode_bytes()},
@@ -218,8 +218,8 @@ void bench(const BenchFlags& f) {
     std::printf("\ngeneration reads %.2f GB/s of weights (%.1f MB per token)\n", gbps,
                 static_cast<double>(model->decode_bytes()) / 1e6);
   std::printf("peak resident memory %.1f MiB (KV cache %s/%s: %.1f MiB)\n",
-              static_cast<double>(peak_rss) / (1024.0 * 1024.0), f.model.cache_type_k.c_str(),
-              f.model.cache_type_v.c_str(),
+              static_cast<double>(peak_rss) / (1024.0 * 1024.0), dtype_name(mo.kv_types.k).data(),
+              dtype_name(mo.kv_types.v).data(),
               static_cast<double>(cache->bytes()) / (1024.0 * 1024.0));
   for (const auto& p : profiles) print_profile(p);
 }

@@ -23,17 +23,17 @@ llm::GenerateOptions SamplingFlags::options() const {
 }
 
 models::KvCacheTypes ModelFlags::kv_types() const {
-  return {models::kv_cache_type_from_name(cache_type_k, "--cache-type-k"),
-          models::kv_cache_type_from_name(cache_type_v, "--cache-type-v")};
+  return {models::kv_cache_type_from_name(cache_type_k, exact, "--cache-type-k"),
+          models::kv_cache_type_from_name(cache_type_v, exact, "--cache-type-v")};
 }
 
 void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
   cmd->add_option("--cache-type-k", *k,
-                  "KV cache type of keys: f32 (exact) or f16 (half the memory, as llama.cpp)")
-      ->capture_default_str()
+                  "KV cache type of keys: f16 (default, as llama.cpp) or f32 (default with "
+                  "--exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
-  cmd->add_option("--cache-type-v", *v, "KV cache type of values: f32 or f16")
-      ->capture_default_str()
+  cmd->add_option("--cache-type-v", *v,
+                  "KV cache type of values: f16 (default) or f32 (default with --exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
 }
 

@@ -17,8 +17,8 @@ struct ModelFlags {
   int ctx_size = 0;
   bool exact = false;
   bool mmap = false;
-  std::string cache_type_k = "f32";
-  std::string cache_type_v = "f32";
+  std::string cache_type_k;  // "" = f16, or f32 with --exact
+  std::string cache_type_v;
   // The KV cache types the flags name; throws InvalidInput for another name.
   models::KvCacheTypes kv_types() const;
   // How the weight files are held (--mmap maps them; else read into huge-page memory).

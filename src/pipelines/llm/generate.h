@@ -110,9 +110,10 @@ struct LoadOptions {
   // Map the weight files instead of reading them into (huge-page) memory: faster to open and
   // pageable, but decode streams them through 4 KiB pages.
   bool mmap = false;
-  // Element types of the KV cache ("f32" exact, "f16" half the memory); checked at load.
-  std::string cache_type_k = "f32";
-  std::string cache_type_v = "f32";
+  // Element types of the KV cache: "f32", "f16" (half the memory), or "" for f16, f32 when
+  // exact; checked at load.
+  std::string cache_type_k;
+  std::string cache_type_v;
 };
 
 class LlmPipeline {

@@ -114,8 +114,9 @@ class Pipeline final : public LlmPipeline {
         dir, options.mmap ? FileResidency::mapped : FileResidency::memory);
     models::ModelOptions mo;
     mo.mode = options.exact ? ops::MatmulMode::exact : ops::MatmulMode::fast;
-    mo.kv_types = {models::kv_cache_type_from_name(options.cache_type_k, "cache type of K"),
-                   models::kv_cache_type_from_name(options.cache_type_v, "cache type of V")};
+    mo.kv_types = {
+        models::kv_cache_type_from_name(options.cache_type_k, options.exact, "cache type of K"),
+        models::kv_cache_type_from_name(options.cache_type_v, options.exact, "cache type of V")};
     model_ = models::causal_lm_create(cfg_, store, mo);
     // A config without max_position_embeddings gets llama.cpp's customary 4096.
     context_ = options.ctx_size > 0               ? options.ctx_size
