@@ -93,6 +93,19 @@ void shapes_7b(benchmark::internal::Benchmark* b) {
     for (int64_t bits : {4, 8}) b->Args({rows, cols, 1, bits, kF32, 1});
 }
 
+// Qwen3-4B decode: short rows (K = 2560) where a block of four rows is only 5 KB at 4 bits.
+void shapes_4b(benchmark::internal::Benchmark* b) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{9728, 2560}, {2560, 9728}, {4096, 2560}})
+    for (int64_t bits : {4, 8}) b->Args({rows, cols, 1, bits, kF32, 1});
+}
+
+BENCHMARK(BM_linear)
+    ->Apply(shapes_4b)
+    ->Name("BM_linear_4b")
+    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 BENCHMARK(BM_linear)
     ->Apply(shapes_7b)
     ->Name("BM_linear_7b")

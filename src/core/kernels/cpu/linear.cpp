@@ -596,7 +596,21 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   float* sall = sb;
   float* ball = sall + NR * G + NF;
   float* sx = ball + NR * G + NF;
-  const size_t off = static_cast<size_t>(r * G) * (w.sdtype == DType::f32 ? 4 : 2);
+  const size_t esize = w.sdtype == DType::f32 ? 4 : 2;
+  const size_t off = static_cast<size_t>(r * G) * esize;
+  // Scales and biases are two more streams, read in short bursts between long runs of codes,
+  // and the hardware prefetcher leaves their loads to miss: the widening below stalled on them
+  // for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So the next
+  // block's are asked for now, a whole block of codes before they are needed.
+  const size_t span = static_cast<size_t>(NR * G) * esize;
+  if (r + 2 * NR <= w.rows) {
+    const char* next_scales = static_cast<const char*>(w.scales) + off + span;
+    const char* next_biases = static_cast<const char*>(w.biases) + off + span;
+    for (size_t b = 0; b < span; b += 64) {
+      hwy::Prefetch(next_scales + b);
+      hwy::Prefetch(next_biases + b);
+    }
+  }
   WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, NR * G, sall);
   WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, NR * G, ball);
   hn::StoreU(hn::Zero(df), df, sall + NR * G);
