@@ -72,6 +72,7 @@ size_t FloatLanes() {
 // Matvecs stream W from DRAM once; the hardware prefetcher alone leaves much of the bandwidth
 // unused, so each chunk also asks for the line this far ahead.
 constexpr int64_t kPrefetchBytes = 4096;
+constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 
 // ---------------------------------------------------------------- widening loads
 
@@ -562,7 +563,7 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   // the hardware prefetcher follows poorly. So the next block of NR rows is prefetched linearly
   // while this one is read: each chunk asks for its share (NR vectors' worth) of that block.
   const uint8_t* next = p + NR * rs;
-  const int64_t pf_every = nb >= 64 ? 1 : 64 / nb;
+  const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
   for (int64_t c = 0; c < nfull; ++c) {
     if ((c & (pf_every - 1)) == 0) {
       const uint8_t* pf = next + c * NR * nb;
@@ -606,7 +607,7 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   if (r + 2 * NR <= w.rows) {
     const char* next_scales = static_cast<const char*>(w.scales) + off + span;
     const char* next_biases = static_cast<const char*>(w.biases) + off + span;
-    for (size_t b = 0; b < span; b += 64) {
+    for (size_t b = 0; b < span; b += kLineBytes) {
       hwy::Prefetch(next_scales + b);
       hwy::Prefetch(next_biases + b);
     }

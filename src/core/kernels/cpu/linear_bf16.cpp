@@ -73,7 +73,7 @@ MOFA_BF16_TARGET __m512 dot_chunk(__m512 acc, const uint16_t* w, const uint16_t*
 // kPrefetchAhead bytes ahead: on Zen 5 this reads ~30% faster than interleaving several rows that
 // share each load of x (several streams confuse the hardware prefetcher; measured with
 // mofa_kernel_bench, bf16 m=1 at Qwen2.5-0.5B shapes). The prefetch is non-temporal because
-// weights are read once per token: in a standalone 2-thread test on Zen 4 streaming 4864x896
+// weights are read once per token: in a standalone 2-thread test on this EPYC VM streaming 4864x896
 // matrices with this loop it read 63-79 GB/s, against 50-63 GB/s for a T0 prefetch 2 KB ahead
 // (a plain sum of the same bytes: 64-81 GB/s). Four accumulators hide the dot latency.
 MOFA_BF16_TARGET void matvec_row(const uint16_t* xb, const uint16_t* w, int64_t K, int64_t r,
