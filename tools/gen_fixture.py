@@ -75,6 +75,19 @@ SIZES = {
         intermediate_size=128,
         vocab_size=151936,
     ),
+    # Not a published shape: rows of 1152 and 1088 columns (18 and 17 groups of 64), so quantized
+    # rows span many vector chunks of the int8 kernels and end in a partial one, where "tiny"
+    # rows are one group; a small vocabulary keeps it quick. Token ids must stay below 2048 (the
+    # real tokenizer is still copied, for its format).
+    "wide": dict(
+        hidden_size=1152,
+        num_hidden_layers=2,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        head_dim=64,
+        intermediate_size=1088,
+        vocab_size=2048,
+    ),
     # Qwen/Qwen2.5-0.5B-Instruct
     "qwen2.5-0.5b": dict(
         hidden_size=896,

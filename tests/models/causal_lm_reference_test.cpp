@@ -43,7 +43,8 @@ std::vector<Case> reference_cases() {
 std::unique_ptr<CausalLM> load(const std::string& dir, ops::MatmulMode mode,
                                KvCacheTypes kv_types = {}) {
   io::ModelConfig cfg = io::ModelConfig::load(dir);
-  io::WeightStore store = io::WeightStore::open_dir(dir);
+  // Read into huge-page memory, as the pipelines read weights unless told --mmap.
+  io::WeightStore store = io::WeightStore::open_dir(dir, FileResidency::memory);
   ModelOptions mo;
   mo.mode = mode;
   mo.max_batch = 64;
