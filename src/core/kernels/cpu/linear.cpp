@@ -74,6 +74,14 @@ size_t FloatLanes() {
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 
+// Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
+// matvec prefetches the next block of rows while it reads this one; pulled all the way into L1
+// (prefetcht0), Qwen3-4B 4-bit decode ran about a fifth slower on the Zen 4 VM (BENCHMARKS.md,
+// 2026-12-06 evening), likely because they evicted the lines being read and x's chunks.
+HWY_INLINE void PrefetchToL2(const void* p) {
+  __builtin_prefetch(p, 0, 2);
+}
+
 // ---------------------------------------------------------------- widening loads
 
 HWY_INLINE VF LoadWide(DF d, const float* p) {
@@ -568,7 +576,7 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
     if ((c & (pf_every - 1)) == 0) {
       const uint8_t* pf = next + c * NR * nb;
       HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) hwy::Prefetch(pf + j * pf_every * nb);
+      for (int j = 0; j < NR; ++j) PrefetchToL2(pf + j * pf_every * nb);
     }
     ChunkQ<BITS, NR, ONE>(p + c * nb, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx,
                           acc);
