@@ -76,9 +76,9 @@ SIZES = {
         vocab_size=151936,
     ),
     # Not a published shape: rows of 1152 and 1088 columns (18 and 17 groups of 64), so quantized
-    # rows span many vector chunks of the int8 kernels and end in a partial one, where "tiny"
-    # rows are one group; a small vocabulary keeps it quick. Token ids must stay below 2048 (the
-    # real tokenizer is still copied, for its format).
+    # rows span many vector chunks of the int8 kernels and the 1088-column ones end in a partial
+    # chunk, where "tiny" rows are one group; a small vocabulary keeps it quick. Token ids must
+    # stay below 2048 (the real tokenizer is still copied, for its format).
     "wide": dict(
         hidden_size=1152,
         num_hidden_layers=2,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Qwen2/Qwen3 logits and greedy continuations against the independent PyTorch reference, on tiny
-# random-weight fixtures in every layout (HF f32/bf16, MLX 4/8-bit), loaded as the server loads
-# them (read into memory).
+# random-weight fixtures in every layout (HF f32/bf16, MLX 4/8-bit) and "wide" MLX 4-bit ones,
+# loaded as the server loads them (read into memory).
 set -euo pipefail
 src="${MOFA_SOURCE_DIR:?}"
 bin="${MOFA_BINARY_DIR:?}"
@@ -9,8 +9,9 @@ py=/usr/bin/python3
 out="$bin/fixtures/reference"
 mkdir -p "$out"
 ids="151644,872,198,9707,11,1246,525,498,30,151645,198,151644,77091,198"
-# The "wide" shape's 4-bit rows span many vector chunks and end in a partial one (tiny rows are
-# a single group), at groups of 64 and 32; its vocabulary is 2048, hence other ids.
+# The "wide" shape's 4-bit rows span many vector chunks, and its 1088-column rows end in a
+# partial one (tiny rows are a single group), at groups of 64 and 32; its vocabulary is 2048,
+# hence other ids.
 wide_ids="1,100,200,1500,7,2047,42,999,3"
 for family in qwen2 qwen3; do
   for layout in hf-f32 hf-bf16 mlx-4bit mlx-8bit wide-mlx-4bit-g64 wide-mlx-4bit-g32; do
