@@ -74,6 +74,12 @@ size_t FloatLanes() {
 constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 
+// The quantized matvec prefetches the block of rows at least this far ahead of the one it reads.
+// One block ahead is too close for short rows: Qwen2.5-0.5B 4-bit (896 columns, 1792-byte blocks)
+// decoded at 81 t/s prefetching the next block and 110 t/s three blocks (5376 bytes) ahead, 2
+// threads on the Zen 4 VM (48 -> 73 t/s at 1 thread); 2, 4 and 8 KB gave 103, 110 and 101 t/s.
+constexpr int64_t kQuantPrefetchBytes = 4096;
+
 // Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
 // matvec prefetches the next block of rows while it reads this one; pulled all the way into L1
 // (prefetcht0), Qwen3-4B 4-bit decode ran about a fifth slower on the Zen 4 VM (BENCHMARKS.md,
@@ -562,15 +568,17 @@ HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t n
 template <int BITS, int NR, bool ONE>
 HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t* HWY_RESTRICT xq,
                          int64_t nfull, int64_t nb, int64_t ch, const float* HWY_RESTRICT sx,
-                         int64_t ldg, int gshift, const IdxF& idx_in, VF* HWY_RESTRICT acc_io) {
+                         int64_t ldg, int gshift, const IdxF& idx_in, VF* HWY_RESTRICT acc_io,
+                         int64_t ahead) {
   const IdxF idx = idx_in;
   VF acc[NR];
   HWY_UNROLL(16)
   for (int j = 0; j < NR; ++j) acc[j] = acc_io[j];
   // The NR rows read here are one contiguous block of memory, read at NR places at once, which
-  // the hardware prefetcher follows poorly. So the next block of NR rows is prefetched linearly
-  // while this one is read: each chunk asks for its share (NR vectors' worth) of that block.
-  const uint8_t* next = p + NR * rs;
+  // the hardware prefetcher follows poorly. So a later block of NR rows (`ahead` blocks on) is
+  // prefetched linearly while this one is read: each chunk asks for its share (NR vectors'
+  // worth) of that block.
+  const uint8_t* next = p + ahead * NR * rs;
   const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
   for (int64_t c = 0; c < nfull; ++c) {
     if ((c & (pf_every - 1)) == 0) {
@@ -591,7 +599,8 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
 // zero padded past K).
 template <int BITS, int NR>
 HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
-                        const QLayout& L, const IdxF& idx, int64_t r, float* y, float* sb) {
+                        const QLayout& L, const IdxF& idx, int64_t r, int64_t ahead, float* y,
+                        float* sb) {
   const DF df;
   const int64_t G = L.groups;
   const int64_t NF = L.n32;
@@ -609,12 +618,12 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   const size_t off = static_cast<size_t>(r * G) * esize;
   // Scales and biases are two more streams, read in short bursts between long runs of codes,
   // and the hardware prefetcher leaves their loads to miss: the widening below stalled on them
-  // for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So the next
-  // block's are asked for now, a whole block of codes before they are needed.
+  // for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So they are
+  // asked for as far ahead as the codes are (ChunkRun).
   const size_t span = static_cast<size_t>(NR * G) * esize;
-  if (r + 2 * NR <= w.rows) {
-    const char* next_scales = static_cast<const char*>(w.scales) + off + span;
-    const char* next_biases = static_cast<const char*>(w.biases) + off + span;
+  if (r + (ahead + 1) * NR <= w.rows) {
+    const char* next_scales = static_cast<const char*>(w.scales) + off + ahead * span;
+    const char* next_biases = static_cast<const char*>(w.biases) + off + ahead * span;
     for (size_t b = 0; b < span; b += kLineBytes) {
       hwy::Prefetch(next_scales + b);
       hwy::Prefetch(next_biases + b);
@@ -643,9 +652,9 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   // Group sizes and chunks are powers of two: a group at least a chunk long holds whole chunks
   // (and then K is whole chunks, so there is no partial one below).
   if (w.group_size >= ch)
-    ChunkRun<BITS, NR, true>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc);
+    ChunkRun<BITS, NR, true>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc, ahead);
   else
-    ChunkRun<BITS, NR, false>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc);
+    ChunkRun<BITS, NR, false>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc, ahead);
   if (L.tail > 0) {
     // Bytes past K meet zero x and zero scales, so the last chunk may read them in place
     // (they belong to the following rows) unless the matrix ends within one vector.
@@ -678,8 +687,16 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
   for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
   const auto idx = hn::SetTableIndices(df, lane_group);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, y, sb);
-  for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, y, sb);
+  // How many blocks of rows ahead ChunkRun prefetches: the nearest that is kQuantPrefetchBytes
+  // of codes away.
+  auto blocks_ahead = [&](int64_t nr) {
+    const int64_t block = nr * w.row_words * 4;
+    return std::max<int64_t>(1, (kQuantPrefetchBytes + block - 1) / block);
+  };
+  const int64_t ahead4 = blocks_ahead(4);
+  const int64_t ahead1 = blocks_ahead(1);
+  for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
+  for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
 }
 
 // ---------------------------------------------------------------- int8 GEMM (m > 1)
