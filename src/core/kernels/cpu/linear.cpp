@@ -75,13 +75,15 @@ constexpr int64_t kPrefetchBytes = 4096;
 constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 
 // The quantized matvec prefetches the block of rows at least this far ahead of the one it reads.
-// One block ahead is too close for short rows: Qwen2.5-0.5B 4-bit (896 columns, 1792-byte blocks)
-// decoded at 81 t/s prefetching the next block and 110 t/s three blocks (5376 bytes) ahead, 2
-// threads on the Zen 4 VM (48 -> 73 t/s at 1 thread); 2, 4 and 8 KB gave 103, 110 and 101 t/s.
-constexpr int64_t kQuantPrefetchBytes = 4096;
+// One block ahead is too close for short rows: Qwen2.5-0.5B 4-bit (896 columns, 1792-byte blocks
+// of four rows) decoded at 81 t/s prefetching the next block and 108-118 t/s 4-8 KB ahead (2
+// threads, Zen 4 VM; 48 -> 74-78 t/s at 1 thread). Qwen3-4B 4-bit (5 KB blocks) went from 15.4
+// to 17.6 t/s with two blocks ahead instead of one (8.9 -> 10.5 t/s at 1 thread); 8-32 KB were
+// alike there. BENCHMARKS.md, 2026-12-06 (night).
+constexpr int64_t kQuantPrefetchBytes = 8192;
 
 // Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
-// matvec prefetches the next block of rows while it reads this one; pulled all the way into L1
+// matvec prefetches a later block of rows while it reads this one; pulled all the way into L1
 // (prefetcht0), Qwen3-4B 4-bit decode ran about a fifth slower on the Zen 4 VM (BENCHMARKS.md,
 // 2026-12-06 evening), likely because they evicted the lines being read and x's chunks.
 HWY_INLINE void PrefetchToL2(const void* p) {
