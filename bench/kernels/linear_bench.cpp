@@ -3,10 +3,15 @@
 // Run: mofa_kernel_bench [--threads N via MOFA_THREADS] --benchmark_filter=...
 // Each case cycles through copies of W larger than the last-level cache (DRAM-bound, as decode
 // is); MOFA_BENCH_HOT=1 keeps one cache-resident copy, to see the compute ceiling.
+// MOFA_BENCH_TARGET=avx2 (or another Highway target name, lower case) runs the Highway kernels
+// of that target only: what a CPU without the wider targets would run.
 #include <benchmark/benchmark.h>
+#include <hwy/targets.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <random>
+#include <string>
 
 #include "core/ops/ops.h"
 #include "core/thread_pool.h"
@@ -51,6 +56,13 @@ void BM_linear(benchmark::State& st) {
   const auto mode = st.range(5) ? ops::MatmulMode::fast : ops::MatmulMode::exact;
   const char* env = std::getenv("MOFA_THREADS");
   thread_pool_set_threads(env ? std::atoi(env) : 2);
+  if (const char* target = std::getenv("MOFA_BENCH_TARGET")) {
+    for (int64_t t : hwy::SupportedAndGeneratedTargets()) {
+      std::string name = hwy::TargetName(t);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == target) hwy::SetSupportedTargetsForTest(t);
+    }
+  }
   // Enough copies of W to pass any last-level cache, used in turns: a decode step streams each
   // matrix from DRAM, and timing one L3-resident matrix over and over would flatter the kernel.
   std::vector<Weight> ws{make_weight(rows, cols, bits, 64, dense)};
@@ -73,6 +85,7 @@ void BM_linear(benchmark::State& st) {
 
 constexpr int64_t kF32 = static_cast<int64_t>(DType::f32);
 constexpr int64_t kBf16 = static_cast<int64_t>(DType::bf16);
+constexpr int64_t kF16 = static_cast<int64_t>(DType::f16);
 
 void shapes(benchmark::internal::Benchmark* b) {
   for (int64_t m : {1, 512})
@@ -83,6 +96,9 @@ void shapes(benchmark::internal::Benchmark* b) {
         b->Args({rows, cols, m, 8, kF32, mode});
       }
       b->Args({rows, cols, m, 0, kBf16, 1});
+      // Exact bf16 is the Highway dense path, which fast mode also takes without AVX512-BF16.
+      if (m == 1) b->Args({rows, cols, m, 0, kBf16, 0});
+      if (m == 1) b->Args({rows, cols, m, 0, kF16, 1});
     }
 }
 

@@ -70,8 +70,7 @@ size_t FloatLanes() {
 }
 
 // Matvecs stream W from DRAM once; the hardware prefetcher alone leaves much of the bandwidth
-// unused, so each chunk also asks for the line this far ahead.
-constexpr int64_t kPrefetchBytes = 4096;
+// unused, so they also ask for the lines they will read a few KB on.
 constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 
 // The quantized matvec prefetches the block of rows at least this far ahead of the one it reads.
@@ -81,6 +80,9 @@ constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
 // to 17.6 t/s with two blocks ahead instead of one (8.9 -> 10.5 t/s at 1 thread); 8-32 KB were
 // alike there. BENCHMARKS.md, 2026-12-06 (night).
 constexpr int64_t kQuantPrefetchBytes = 8192;
+// The dense matvecs likewise (f32, f16, and bf16 in exact mode or without AVX512-BF16): 2-16 KB
+// were alike for bf16 on Qwen2.5-0.5B shapes (mofa_kernel_bench, Zen 4 VM, 2026-12-06).
+constexpr int64_t kDensePrefetchBytes = 8192;
 
 // Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
 // matvec prefetches a later block of rows while it reads this one; pulled all the way into L1
@@ -88,6 +90,18 @@ constexpr int64_t kQuantPrefetchBytes = 8192;
 // 2026-12-06 evening), likely because they evicted the lines being read and x's chunks.
 HWY_INLINE void PrefetchToL2(const void* p) {
   __builtin_prefetch(p, 0, 2);
+}
+
+// Prefetches into L2 the lines of `block` that start within bytes [offset, offset + n): called
+// with consecutive spans, it asks for each line of the block once.
+HWY_INLINE void PrefetchSpan(const char* block, int64_t offset, int64_t n) {
+  for (int64_t b = (offset + kLineBytes - 1) & ~(kLineBytes - 1); b < offset + n; b += kLineBytes)
+    PrefetchToL2(block + b);
+}
+
+// The nearest block of rows at least `distance` bytes ahead of the one being read, in blocks.
+HWY_INLINE int64_t BlocksAhead(int64_t block_bytes, int64_t distance) {
+  return std::max<int64_t>(1, (distance + block_bytes - 1) / block_bytes);
 }
 
 // ---------------------------------------------------------------- widening loads
@@ -134,57 +148,56 @@ HWY_INLINE void WidenAny(const void* p, DType t, int64_t n, float* out) {
 
 // ---------------------------------------------------------------- dense matvec
 
-template <typename T>
-void DenseMatvecT(const float* x, const T* w, int64_t cols, int64_t r0, int64_t r1, float* y) {
+// NR rows of w (f32 or f16) against x. Each x load serves NR rows; the block of NR rows `ahead`
+// blocks on is prefetched linearly (see MatvecBF16Rows). Prefetching each row 4 KB ahead, as
+// before, read f16 4864x896 at 12 GB/s from DRAM at one thread (mofa_kernel_bench, Zen 4 VM).
+template <typename T, int NR>
+HWY_INLINE void MatvecRowsT(const float* x, const T* w, int64_t cols, int64_t r, int64_t ahead,
+                            float* y) {
   const DF d;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  VF acc[NR];
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) acc[j] = hn::Zero(d);
+  const T* a = w + r * cols;
+  const int64_t step_bytes = NR * N * static_cast<int64_t>(sizeof(T));
+  const char* next = reinterpret_cast<const char*>(a + ahead * NR * cols);
+  int64_t c = 0;
+  for (; c + N <= cols; c += N) {
+    PrefetchSpan(next, c / N * step_bytes, step_bytes);
+    const VF xv = hn::LoadU(d, x + c);
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) acc[j] = hn::MulAdd(LoadWide(d, a + j * cols + c), xv, acc[j]);
+  }
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    float sum = hn::GetLane(hn::SumOfLanes(d, acc[j]));
+    for (int64_t k = c; k < cols; ++k) sum += ScalarWide(a + j * cols + k) * x[k];
+    y[r + j] = sum;
+  }
+}
+
+template <typename T>
+void DenseMatvecT(const float* x, const T* w, int64_t cols, int64_t r0, int64_t r1, float* y) {
+  const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(T));
+  const int64_t ahead4 = BlocksAhead(4 * row_bytes, kDensePrefetchBytes);
+  const int64_t ahead1 = BlocksAhead(row_bytes, kDensePrefetchBytes);
   int64_t r = r0;
-  // Two rows at a time share each load of x.
-  for (; r + 2 <= r1; r += 2) {
-    const T* a = w + r * cols;
-    const T* b = a + cols;
-    VF a0 = hn::Zero(d), a1 = hn::Zero(d), b0 = hn::Zero(d), b1 = hn::Zero(d);
-    int64_t c = 0;
-    for (; c + 2 * N <= cols; c += 2 * N) {
-      hwy::Prefetch(a + c + kPrefetchBytes / sizeof(T));
-      hwy::Prefetch(b + c + kPrefetchBytes / sizeof(T));
-      const VF x0 = hn::LoadU(d, x + c), x1 = hn::LoadU(d, x + c + N);
-      a0 = hn::MulAdd(LoadWide(d, a + c), x0, a0);
-      a1 = hn::MulAdd(LoadWide(d, a + c + N), x1, a1);
-      b0 = hn::MulAdd(LoadWide(d, b + c), x0, b0);
-      b1 = hn::MulAdd(LoadWide(d, b + c + N), x1, b1);
-    }
-    for (; c + N <= cols; c += N) {
-      const VF x0 = hn::LoadU(d, x + c);
-      a0 = hn::MulAdd(LoadWide(d, a + c), x0, a0);
-      b0 = hn::MulAdd(LoadWide(d, b + c), x0, b0);
-    }
-    float sa = hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
-    float sb = hn::GetLane(hn::SumOfLanes(d, hn::Add(b0, b1)));
-    for (; c < cols; ++c) {
-      sa += ScalarWide(a + c) * x[c];
-      sb += ScalarWide(b + c) * x[c];
-    }
-    y[r] = sa;
-    y[r + 1] = sb;
-  }
-  for (; r < r1; ++r) {
-    const T* a = w + r * cols;
-    VF a0 = hn::Zero(d);
-    int64_t c = 0;
-    for (; c + N <= cols; c += N) a0 = hn::MulAdd(LoadWide(d, a + c), hn::LoadU(d, x + c), a0);
-    float sa = hn::GetLane(hn::SumOfLanes(d, a0));
-    for (; c < cols; ++c) sa += ScalarWide(a + c) * x[c];
-    y[r] = sa;
-  }
+  for (; r + 4 <= r1; r += 4) MatvecRowsT<T, 4>(x, w, cols, r, ahead4, y);
+  for (; r < r1; ++r) MatvecRowsT<T, 1>(x, w, cols, r, ahead1, y);
 }
 
 // NR bf16 rows against x split into xs (per block of 2N columns: the N even columns, then the N
 // odd ones). A u32 lane holds an even and an odd bf16 weight, which widen to f32 with one shift
 // and one mask, no lane shuffle; each x load serves NR rows. Sums are exact f32 products.
+// As in the quantized matvec, the block of NR rows `ahead` blocks on is prefetched linearly
+// while this one is read, each step asking for its share of it. Prefetching each row a fixed
+// distance ahead instead overshot short rows (4 KB past a 1792-byte row of Qwen2.5-0.5B lands
+// two rows on, half of them in the block being read): 12 GB/s from DRAM at one thread against
+// 50 GB/s from L3, for 4864x896 (mofa_kernel_bench, exact bf16, Zen 4 VM, 2026-12-06).
 template <int NR>
 HWY_INLINE void MatvecBF16Rows(const float* xs, const float* x, const hwy::bfloat16_t* w,
-                               int64_t cols, int64_t r, float* y) {
+                               int64_t cols, int64_t r, int64_t ahead, float* y) {
   const DF d;
   const hn::Repartition<uint32_t, DF> du;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
@@ -193,14 +206,16 @@ HWY_INLINE void MatvecBF16Rows(const float* xs, const float* x, const hwy::bfloa
   HWY_UNROLL(16)
   for (int j = 0; j < NR; ++j) ae[j] = ao[j] = hn::Zero(d);
   const hwy::bfloat16_t* a = w + r * cols;
+  // Bytes of the block read per step of 2N columns, and where the prefetched block starts.
+  const int64_t step_bytes = NR * 2 * N * static_cast<int64_t>(sizeof(hwy::bfloat16_t));
+  const char* next = reinterpret_cast<const char*>(a + ahead * NR * cols);
   int64_t c = 0;
   for (; c + 2 * N <= cols; c += 2 * N) {
+    PrefetchSpan(next, c / (2 * N) * step_bytes, step_bytes);
     const VF xe = hn::LoadU(d, xs + c), xo = hn::LoadU(d, xs + c + N);
     HWY_UNROLL(16)
     for (int j = 0; j < NR; ++j) {
-      const hwy::bfloat16_t* pj = a + j * cols + c;
-      hwy::Prefetch(pj + kPrefetchBytes / sizeof(hwy::bfloat16_t));
-      const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(pj));
+      const auto v = hn::LoadU(du, reinterpret_cast<const uint32_t*>(a + j * cols + c));
       ae[j] = hn::MulAdd(hn::BitCast(d, hn::ShiftLeft<16>(v)), xe, ae[j]);
       ao[j] = hn::MulAdd(hn::BitCast(d, hn::And(v, hi_mask)), xo, ao[j]);
     }
@@ -224,9 +239,12 @@ void DenseMatvecBF16(const float* x, const hwy::bfloat16_t* w, int64_t cols, int
       xs[c + l] = x[c + 2 * l];
       xs[c + N + l] = x[c + 2 * l + 1];
     }
+  const int64_t row_bytes = cols * static_cast<int64_t>(sizeof(hwy::bfloat16_t));
+  const int64_t ahead4 = BlocksAhead(4 * row_bytes, kDensePrefetchBytes);
+  const int64_t ahead1 = BlocksAhead(row_bytes, kDensePrefetchBytes);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) MatvecBF16Rows<4>(xs, x, w, cols, r, y);
-  for (; r < r1; ++r) MatvecBF16Rows<1>(xs, x, w, cols, r, y);
+  for (; r + 4 <= r1; r += 4) MatvecBF16Rows<4>(xs, x, w, cols, r, ahead4, y);
+  for (; r < r1; ++r) MatvecBF16Rows<1>(xs, x, w, cols, r, ahead1, y);
 }
 
 void DenseMatvec(const float* x, const WeightView& w, int64_t r0, int64_t r1, float* y) {
@@ -689,14 +707,9 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
   for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
   const auto idx = hn::SetTableIndices(df, lane_group);
   int64_t r = r0;
-  // How many blocks of rows ahead ChunkRun prefetches: the nearest that is kQuantPrefetchBytes
-  // of codes away.
-  auto blocks_ahead = [&](int64_t nr) {
-    const int64_t block = nr * w.row_words * 4;
-    return std::max<int64_t>(1, (kQuantPrefetchBytes + block - 1) / block);
-  };
-  const int64_t ahead4 = blocks_ahead(4);
-  const int64_t ahead1 = blocks_ahead(1);
+  // How many blocks of rows ahead ChunkRun prefetches.
+  const int64_t ahead4 = BlocksAhead(4 * w.row_words * 4, kQuantPrefetchBytes);
+  const int64_t ahead1 = BlocksAhead(w.row_words * 4, kQuantPrefetchBytes);
   for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
   for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
 }
