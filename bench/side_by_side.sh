@@ -10,6 +10,11 @@
 # ones) to show where generation time goes. Prints Markdown tables: tokens/s and ratios; weight
 # bandwidth against bench/membw.c (best of probes before the first pair and after each), peak RSS
 # and thread scaling; our per-op time shares.
+# Then paired rounds settle the generation ratios on a machine whose memory bandwidth drifts
+# (a VM's can halve from one minute to the next, and a pair's runs are minutes apart): each round
+# probes membw and runs tgN of both engines back to back, at N threads and at 1, the order
+# alternating between rounds. Their table gives per-round medians: ours / llama.cpp, each
+# engine's 1 -> N scaling, and our weight bandwidth against that round's own probe.
 #
 # llama.cpp is never part of this repository: it is cloned from the git bundle inside the npm
 # package node-llama-cpp and built outside the repo (LLAMA_CPP_DIR).
@@ -22,6 +27,7 @@
 #   --reps N             repetitions of each pp/tg test, both engines (default 3)
 #   --depth N            context depth of the long tg run, 0 to skip (default 4096)
 #   --no-scaling         skip the 1-thread generation runs
+#   --rounds N           paired generation rounds per pair (default 5; 0 skips them)
 #   --float bf16|f16     float GGUF type paired with hf-bf16 (default bf16)
 #   --kv f16|f32         KV cache type of both engines (default f16, llama.cpp's default; ours
 #                        is then run with --cache-type-k/-v f16)
@@ -58,6 +64,7 @@ PURE=0
 PAIRS=4bit,8bit,bf16
 SEED=0
 FRESH=0
+ROUNDS=5
 OUT_MD=""
 QUIET_LOAD=""
 
@@ -70,6 +77,7 @@ while [[ $# -gt 0 ]]; do
     --reps) REPS=$2; shift 2 ;;
     --depth) DEPTH=$2; shift 2 ;;
     --no-scaling) SCALING=0; shift ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --float) FLOAT=$2; shift 2 ;;
     --kv) KV=$2; shift 2 ;;
     --pure) PURE=1; shift ;;
@@ -92,7 +100,7 @@ case "$FLOAT" in bf16|f16) ;; *) echo "side_by_side: --float '$FLOAT' is not bf1
 case "$KV" in f16|f32) ;; *) echo "side_by_side: --kv '$KV' is not f16 or f32" >&2; exit 2 ;; esac
 LLAMA_KV=(-ctk "$KV" -ctv "$KV")
 MOFA_KV=(--cache-type-k "$KV" --cache-type-v "$KV")
-for opt in threads:THREADS n-prompt:NP n-gen:NG reps:REPS depth:DEPTH seed:SEED; do
+for opt in threads:THREADS n-prompt:NP n-gen:NG reps:REPS depth:DEPTH seed:SEED rounds:ROUNDS; do
   var=${opt#*:}
   [[ ${!var} =~ ^[0-9]+$ ]] || { echo "side_by_side: --${opt%%:*} '${!var}' is not a whole number" >&2; exit 2; }
 done
@@ -226,6 +234,61 @@ mofa_runs() {  # pair dir
   fi
 }
 
+# round_runs PAIR OURS_DIR GGUF: ROUNDS paired rounds (see the header).
+round_runs() {
+  local i eng t
+  for ((i = 1; i <= ROUNDS; i++)); do
+    "$WORK/membw" 1024 "$THREADS" 3 2>/dev/null | grep "threads=$THREADS " >"$RESULTS/round-$1-$i-membw.txt" || true
+    local order=(mofa llama)
+    ((i % 2 == 0)) && order=(llama mofa)
+    local counts=("$THREADS")
+    [[ $SCALING == 1 && $THREADS -gt 1 ]] && counts+=(1)
+    for t in "${counts[@]}"; do
+      for eng in "${order[@]}"; do
+        if [[ $eng == mofa ]]; then
+          [[ -x $MOFA ]] && run "round-$1-$i-mofa-t$t" "$MOFA" bench --model "$2" -p 0 -n "$NG" -t "$t" -r 1 \
+            "${MOFA_KV[@]}" --json
+        else
+          run "round-$1-$i-llama-t$t" "$LLAMA_BUILD/bin/llama-bench" -m "$3" -p 0 -n "$NG" -t "$t" -r 1 \
+            "${LLAMA_KV[@]}" -o json
+        fi
+      done
+    done
+  done
+}
+
+# median of the numbers on stdin, "min–max" after it with `range`; empty when there are none.
+median() {
+  sort -g | awk -v range="${1:-}" '{ v[NR] = $1 } END {
+    if (NR == 0) exit
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    if (range != "") printf "%.2f (%.2f–%.2f)", m, v[1], v[NR]; else printf "%.2f", m }'
+}
+
+# round_row LABEL PAIR OUR_BYTES: one line of the paired-rounds table.
+round_row() {
+  local i a b a1 b1 m ratios="" ours="" theirs="" pct="" our_sc="" ll_sc=""
+  for ((i = 1; i <= ROUNDS; i++)); do
+    a=$(mofa_json "round-$2-$i-mofa-t$THREADS" .tg_tps)
+    b=$(llama_tps "round-$2-$i-llama-t$THREADS" 0 "$NG")
+    a1=$(mofa_json "round-$2-$i-mofa-t1" .tg_tps)
+    b1=$(llama_tps "round-$2-$i-llama-t1" 0 "$NG")
+    m=$(awk '{ sub("gbps=", "", $4); print $4 }' "$RESULTS/round-$2-$i-membw.txt" 2>/dev/null)
+    [[ -n $a ]] && ours+="$a"$'\n'
+    [[ -n $b ]] && theirs+="$b"$'\n'
+    [[ -n $a && -n $b ]] && ratios+="$(ratio "$a" "$b")"$'\n'
+    [[ -n $a && -n $m && -n $3 ]] && pct+="$(awk -v t="$a" -v b="$3" -v m="$m" 'BEGIN { print 100 * t * b / 1e9 / m }')"$'\n'
+    [[ -n $a && -n $a1 ]] && our_sc+="$(ratio "$a" "$a1")"$'\n'
+    [[ -n $b && -n $b1 ]] && ll_sc+="$(ratio "$b" "$b1")"$'\n'
+  done
+  local cells=() v
+  for v in "$ratios" "$ours" "$theirs" "$pct" "$our_sc" "$ll_sc"; do
+    v=$(printf '%s' "$v" | grep . | median range)
+    cells+=("${v:-n/a}")
+  done
+  echo "| $1 | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} | ${cells[4]} | ${cells[5]} |"
+}
+
 # --- reading the results ------------------------------------------------------------------------
 peak_rss_mib() {  # name -> MiB from GNU time, else (ours) from mofa bench's own VmHWM, else empty
   local file=$RESULTS/$1.time
@@ -295,7 +358,7 @@ membw_of() {  # threads, max|min -> GB/s over every probe of this run
 : >"$RESULTS/membw.txt"
 measure_membw
 
-declare -a SPEED_ROWS=() MEM_ROWS=() MEM_ARGS=() PROFILE_ROWS=()
+declare -a SPEED_ROWS=() MEM_ROWS=() MEM_ARGS=() PROFILE_ROWS=() ROUND_ROWS=()
 IFS=, read -r -a PAIR_LIST <<<"$PAIRS"
 for pair in "${PAIR_LIST[@]}"; do
   case "$pair" in
@@ -307,6 +370,7 @@ for pair in "${PAIR_LIST[@]}"; do
   [[ $PURE == 1 && $pair != bf16 ]] && label="$label (--pure)"
   mofa_runs "$pair" "$ours"
   llama_runs "$pair" "$theirs"
+  round_runs "$pair" "$ours" "$theirs"
   measure_membw
 
   our_pp=$(mofa_json "mofa-$pair" .pp_tps)
@@ -323,6 +387,7 @@ for pair in "${PAIR_LIST[@]}"; do
   SPEED_ROWS+=("| $label | $(fmt "$our_pp") | $(fmt "$ll_pp") | $(ratio "$our_pp" "$ll_pp") | $(fmt "$our_tg") | $(fmt "$ll_tg") | $(ratio "$our_tg" "$ll_tg") | $(fmt "$our_dtg") | $(fmt "$ll_dtg") | $(ratio "$our_dtg" "$ll_dtg") |")
   # The bandwidth cells wait for the loop's end: every pair is held to the best membw of the run.
   MEM_ARGS+=("$label|$pair|$our_tg|$our_bytes|$ll_tg|$ll_bytes|$our_tg1|$ll_tg1")
+  [[ $ROUNDS -gt 0 ]] && ROUND_ROWS+=("$(round_row "$label" "$pair" "$our_bytes")")
   PROFILE_ROWS+=("| $label, pp$NP $(profile_cells "mofa-$pair" pp)")
   PROFILE_ROWS+=("| $label, tg$NG $(profile_cells "mofa-$pair" tg)")
   if [[ $DEPTH -gt 0 ]]; then
@@ -358,6 +423,14 @@ DCOL="tg$NG@$DEPTH"
   echo "the time the profiled tg pass spent in linear kernels only. Peak RSS: GNU time's maximum resident set size"
   echo "of the whole benchmark process (ours includes one extra profiled pass)."
   echo
+  if [[ $ROUNDS -gt 0 ]]; then
+    echo "Paired rounds: $ROUNDS per pair, each a membw probe, then tg$NG of both engines back to back at $THREADS threads$([[ $SCALING == 1 && $THREADS -gt 1 ]] && echo " and at 1"), the order alternating (-r 1 each). Medians over the rounds (min–max):"
+    echo
+    echo "| pair | ratio tg$NG ours / llama | ours t/s | llama t/s | ours weight bandwidth, % of the round's membw | ours 1 → $THREADS threads | llama 1 → $THREADS threads |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${ROUND_ROWS[@]}"
+    echo
+  fi
   echo "Where our time goes (mofa bench --profile: one profiled pass; share of its wall time):"
   echo
   printf '| run '; printf '| %s ' "${PROFILE_OPS[@]}"; echo '| ms/token |'
