@@ -46,10 +46,11 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
                "map the weight files instead of reading them into huge-page memory (opens "
                "faster, pageable; decode is slower)");
   app.add_option("--cache-type-k", o.cache_type_k,
-                 "KV cache type of keys: f16 (default, as llama.cpp) or f32 (default with --exact)")
+                 "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default "
+                 "with --exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--cache-type-v", o.cache_type_v,
-                 "KV cache type of values: f16 (default) or f32 (default with --exact)")
+                 "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
   app.add_option("--timeout", o.timeout_s, "per-request timeout in seconds (0: none)")
       ->capture_default_str()

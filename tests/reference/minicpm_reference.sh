@@ -85,5 +85,7 @@ f16_kv=$(kv_bytes f16 --cache-type-k f16 --cache-type-v f16)
 # The defaults: f16 in the fast mode (as llama.cpp), f32 with --exact.
 [ "$(kv_bytes f16)" = "$f16_kv" ]
 [ "$(kv_bytes f32 --exact)" = "$f32_kv" ]
+# llama.cpp's short spellings of the same flags.
+[ "$(kv_bytes f32 -ctk f32 -ctv f32)" = "$f32_kv" ]
 echo "KV cache bytes at depth 64: f32 $f32_kv, f16 $f16_kv"
 [ "$f16_kv" -lt "$f32_kv" ]

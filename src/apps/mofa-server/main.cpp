@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/cli_aliases.h"
 #include "core/error_exit.h"
 #include "server/serve.h"
 
@@ -11,7 +12,8 @@ int main(int argc, char** argv) {
   mofa::server::ServeOptions options;
   mofa::server::add_serve_flags(app, options);
   try {
-    app.parse(argc, argv);
+    const mofa::ExpandedArgs args(argc, argv);
+    app.parse(args.argc(), args.argv());
     mofa::server::run_server(options);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "apps/mofa/command.h"
+#include "core/cli_aliases.h"
 #include "core/error_exit.h"
 
 namespace mofa::cli {
@@ -31,7 +32,8 @@ int main(int argc, char** argv) {
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [name, setup] : commands) setup(app);
   try {
-    app.parse(argc, argv);
+    const mofa::ExpandedArgs args(argc, argv);
+    app.parse(args.argc(), args.argv());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception&) {

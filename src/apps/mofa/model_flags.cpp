@@ -28,12 +28,14 @@ models::KvCacheTypes ModelFlags::kv_types() const {
 }
 
 void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
-  cmd->add_option("--cache-type-k", *k,
-                  "KV cache type of keys: f16 (default, as llama.cpp) or f32 (default with "
-                  "--exact)")
+  cmd->add_option(
+         "--cache-type-k", *k,
+         "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default with "
+         "--exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
-  cmd->add_option("--cache-type-v", *v,
-                  "KV cache type of values: f16 (default) or f32 (default with --exact)")
+  cmd->add_option(
+         "--cache-type-v", *v,
+         "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
       ->check(CLI::IsMember({"f32", "f16"}));
 }
 
