@@ -9,6 +9,22 @@ namespace {
 // Masks stay cached per distinct matcher state; a generation rarely visits more than this many.
 constexpr size_t kMaxCachedMasks = 256;
 
+// What a token means to the grammar, shared by the dry run and the real advance: EOS ends a
+// complete sentence, rejected tokens never fit, and a text token fits as `on_text` finds its bytes.
+template <class OnText>
+bool decide_token(const GrammarMatcher& m, const TokenTable& table, int32_t id, OnText on_text) {
+  if (id < 0 || id >= table.size()) return false;
+  switch (table.kind(id)) {
+    case TokenTable::Kind::eos:
+      return m.is_complete();
+    case TokenTable::Kind::rejected:
+      return false;
+    case TokenTable::Kind::text:
+      return on_text(table.bytes(id));
+  }
+  return false;
+}
+
 }  // namespace
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> grammar) : g_(std::move(grammar)) {
@@ -196,29 +212,13 @@ bool GrammarMatcher::can_continue() const {
 }
 
 bool GrammarMatcher::accepts_token(const TokenTable& table, int32_t id) {
-  if (id < 0 || id >= table.size()) return false;
-  switch (table.kind(id)) {
-    case TokenTable::Kind::eos:
-      return is_complete();
-    case TokenTable::Kind::rejected:
-      return false;
-    case TokenTable::Kind::text:
-      return can_accept_bytes(table.bytes(id));
-  }
-  return false;
+  return decide_token(*this, table, id,
+                      [this](std::string_view bytes) { return can_accept_bytes(bytes); });
 }
 
 bool GrammarMatcher::accept_token(const TokenTable& table, int32_t id) {
-  if (id < 0 || id >= table.size()) return false;
-  switch (table.kind(id)) {
-    case TokenTable::Kind::eos:
-      return is_complete();
-    case TokenTable::Kind::rejected:
-      return false;
-    case TokenTable::Kind::text:
-      return accept_bytes(table.bytes(id));
-  }
-  return false;
+  return decide_token(*this, table, id,
+                      [this](std::string_view bytes) { return accept_bytes(bytes); });
 }
 
 // The stacks' grammar positions, root to top, plus the partial character: equal keys accept
