@@ -31,7 +31,7 @@ make_case() {  # name family layout ids greedy [extra gen_fixture flags]
   local dir="$out/$name-$layout"
   # Reuse a case only if it was made for these ids and greedy length, after the scripts.
   local script stale=0
-  for script in "$0" "$src/tools/reference/minicpm_forward.py" "$src/tools/reference/infllm_v2.py"; do
+  for script in "$0" "$src/tools/reference/"{minicpm_forward,infllm_v2,forward_driver}.py; do
     [ "$dir/reference.json" -nt "$script" ] || stale=1
   done
   if [ "$stale" = 0 ] && "$py" -c 'import json, sys

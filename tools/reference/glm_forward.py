@@ -28,17 +28,16 @@ Usage:
       [--all-logits] [--dtype float64|float32] --out out.json
 """
 
-import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qwen_forward import load_weights, parse_ids  # noqa: E402
+import forward_driver  # noqa: E402
+from qwen_forward import load_weights  # noqa: E402
 
 
 class GlmReference:
@@ -177,47 +176,16 @@ class GlmReference:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--ids", required=True, help="comma-separated prompt token ids")
-    ap.add_argument("--greedy", type=int, default=0, help="greedy continuation length")
-    ap.add_argument("--all-logits", action="store_true", help="also write logits of every prompt position")
-    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-
-    ids = parse_ids(args.ids)
-    if not ids:
-        sys.exit("glm_forward: empty prompt")
-    dtype = torch.float64 if args.dtype == "float64" else torch.float32
-    t0 = time.time()
-    model = GlmReference(args.model, dtype)
-    vocab = model.head.shape[0]
-    bad = [i for i in ids if not 0 <= i < vocab]
-    if bad:
-        sys.exit(f"glm_forward: ids {bad[:5]} out of range [0, {vocab})")
+    args = forward_driver.parser(__doc__).parse_args(argv)
+    run = forward_driver.Run(args, "glm_forward")
+    model = GlmReference(args.model, run.dtype)
+    run.check_vocab(model.head.shape[0])
     with torch.no_grad():
         cache = []
-        logits = model.forward(ids, cache, all_positions=args.all_logits)
-        result = {"model_type": model.family, "dtype": args.dtype, "ids": ids,
-                  "logits_last": logits[-1].tolist()}
-        if args.all_logits:
-            result["all_logits"] = logits.tolist()
-        greedy, margins = [], []
-        last = logits[-1]
-        for step in range(args.greedy):
-            if step > 0:
-                last = model.forward([greedy[-1]], cache)[-1]
-            top2 = torch.topk(last, 2)
-            greedy.append(int(top2.indices[0]))
-            margins.append(float(top2.values[0] - top2.values[1]))
-        if args.greedy:
-            result["greedy"] = greedy
-            result["greedy_margins"] = margins
-    result["seconds"] = round(time.time() - t0, 3)
-    with open(args.out, "w") as f:
-        json.dump(result, f)
-    return 0
+        logits = model.forward(run.ids, cache, all_positions=args.all_logits)
+        run.prompt_logits(model.family, logits)
+        run.greedy(logits[-1], lambda seq: model.forward([seq[-1]], cache)[-1])
+    return run.write()
 
 
 if __name__ == "__main__":

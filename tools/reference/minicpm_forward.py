@@ -38,19 +38,18 @@ Usage:
       [--all-logits] [--dtype float64|float32] [--cuda-stage1-alignment] --out out.json
 """
 
-import argparse
 import json
 import math
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import forward_driver  # noqa: E402
 from infllm_v2 import SparseConfig, infllm_v2_attention  # noqa: E402
-from qwen_forward import load_weights, parse_ids, rotate_half  # noqa: E402
+from qwen_forward import load_weights, rotate_half  # noqa: E402
 
 
 def alibi_slopes(n):
@@ -232,53 +231,20 @@ class MiniCPMReference:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--ids", required=True, help="comma-separated prompt token ids")
-    ap.add_argument("--greedy", type=int, default=0, help="greedy continuation length")
-    ap.add_argument("--all-logits", action="store_true", help="also write logits of every prompt position")
-    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    ap = forward_driver.parser(__doc__)
     ap.add_argument("--cuda-stage1-alignment", action="store_true",
                     help="minicpm_sala sparse prompts: mask compressed keys as infllmv2_cuda_impl's "
                          "stage-1 kernel does (see tools/reference/infllm_v2.py)")
-    ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-
-    ids = parse_ids(args.ids)
-    if not ids:
-        sys.exit("minicpm_forward: empty prompt")
-    dtype = torch.float64 if args.dtype == "float64" else torch.float32
-    t0 = time.time()
-    model = MiniCPMReference(args.model, dtype, args.cuda_stage1_alignment)
-    vocab = model.head.shape[0]
-    bad = [i for i in ids if not 0 <= i < vocab]
-    if bad:
-        sys.exit(f"minicpm_forward: ids {bad[:5]} out of range [0, {vocab})")
+    run = forward_driver.Run(args, "minicpm_forward")
+    model = MiniCPMReference(args.model, run.dtype, args.cuda_stage1_alignment)
+    run.check_vocab(model.head.shape[0])
     with torch.no_grad():
-        logits = model.forward(ids, all_positions=args.all_logits)
-        result = {"model_type": model.family, "dtype": args.dtype, "ids": ids,
-                  "logits_last": logits[-1].tolist()}
-        if args.all_logits:
-            result["all_logits"] = logits.tolist()
-        greedy, margins, tops, seq, last = [], [], [], list(ids), logits[-1]
-        for step in range(args.greedy):
-            if step > 0:
-                last = model.forward(seq, prompt_len=len(ids))[-1]
-            top = torch.topk(last, 8)
-            tok = int(top.indices[0])
-            margins.append(float(top.values[0] - top.values[1]))
-            tops.append([[int(i), float(v)] for i, v in zip(top.indices, top.values)])
-            greedy.append(tok)
-            seq.append(tok)
-        if args.greedy:
-            result["greedy"] = greedy
-            result["greedy_margins"] = margins
-            # Each step's 8 largest logits as [id, value]: decode steps checked by value too.
-            result["greedy_top"] = tops
-    result["seconds"] = round(time.time() - t0, 3)
-    with open(args.out, "w") as f:
-        json.dump(result, f)
-    return 0
+        logits = model.forward(run.ids, all_positions=args.all_logits)
+        run.prompt_logits(model.family, logits)
+        # Each step's 8 largest logits too: the decode steps are checked by value.
+        run.greedy(logits[-1], lambda seq: model.forward(seq, prompt_len=len(run.ids))[-1], top=8)
+    return run.write()
 
 
 if __name__ == "__main__":

@@ -24,15 +24,16 @@ Usage:
       [--stop-eos] [--all-logits] [--dtype float64|float32] --out out.json
 """
 
-import argparse
 import json
 import math
 import os
 import sys
-import time
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import forward_driver  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # safetensors reading
@@ -442,70 +443,32 @@ class QwenReference:
         return rs.get("rope_type", rs.get("type")) == "dynamic"
 
 
-def parse_ids(text):
-    text = text.strip()
-    if text.startswith("["):
-        return [int(v) for v in json.loads(text)]
-    return [int(v) for v in text.replace(",", " ").split()]
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--ids", help="comma-separated prompt token ids")
-    src.add_argument("--ids-file", help="file with ids (JSON list, or comma/space separated)")
-    ap.add_argument("--greedy", type=int, default=0, help="greedy continuation length")
+    ap = forward_driver.parser(__doc__)
     ap.add_argument("--stop-eos", action="store_true", help="stop the continuation at an eos id")
-    ap.add_argument("--all-logits", action="store_true", help="also write logits of every prompt position")
-    ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--no-cache", action="store_true",
                     help="recompute the whole sequence for every greedy step instead of caching K/V")
-    ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    ids = parse_ids(args.ids if args.ids is not None else open(args.ids_file).read())
-    if not ids:
-        sys.exit("qwen_forward: empty prompt")
-    dtype = torch.float64 if args.dtype == "float64" else torch.float32
-    t0 = time.time()
-    model = QwenReference(args.model, dtype)
-    vocab = model.head.shape[0]
-    bad = [i for i in ids if not 0 <= i < vocab]
-    if bad:
-        sys.exit(f"qwen_forward: ids {bad[:5]} out of range [0, {vocab})")
+    run = forward_driver.Run(args, "qwen_forward")
+    model = QwenReference(args.model, run.dtype)
+    run.check_vocab(model.head.shape[0])
     with torch.no_grad():
         cache = None if (args.no_cache or model.uses_dynamic_rope()) else []
-        logits = model.forward(ids, all_positions=args.all_logits, cache=cache)
-        result = {"model_type": model.family, "dtype": args.dtype, "ids": ids}
-        result["logits_last"] = logits[-1].tolist()
-        if args.all_logits:
-            result["all_logits"] = logits.tolist()
-        greedy, margins = [], []
-        seq = list(ids)
-        last = logits[-1]
-        for step in range(args.greedy):
-            if step > 0:
-                last = model.forward([seq[-1]], cache=cache)[-1] if cache is not None else model.forward(seq)[-1]
-            top2 = torch.topk(last, 2)
-            tok = int(top2.indices[0])
-            margins.append(float(top2.values[0] - top2.values[1]))
-            greedy.append(tok)
-            seq.append(tok)
-            if args.stop_eos and tok in model.eos:
-                break
-        if args.greedy:
-            result["greedy"] = greedy
-            result["greedy_margins"] = margins
+        logits = model.forward(run.ids, all_positions=args.all_logits, cache=cache)
+        run.prompt_logits(model.family, logits)
+
+        def next_logits(seq):
+            if cache is None:
+                return model.forward(seq)[-1]
+            return model.forward([seq[-1]], cache=cache)[-1]
+
+        run.greedy(logits[-1], next_logits, stop=model.eos if args.stop_eos else ())
         if model.moe_layers:
-            result["router_min_gap"] = model.router_min_gap
-    result["seconds"] = round(time.time() - t0, 3)
-    with open(args.out, "w") as f:
-        json.dump(result, f)
-    return 0
+            run.result["router_min_gap"] = model.router_min_gap
+    return run.write()
 
 
 if __name__ == "__main__":
