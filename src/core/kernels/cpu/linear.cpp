@@ -362,9 +362,18 @@ HWY_INLINE void MicroRowsF32(const float* x, int64_t ldx, const float* w, int64_
   }
 }
 
+// Rows of x per microkernel. Four rows against four of W hold 16 accumulators plus four x vectors
+// and one W vector: that fits AVX-512's 32 registers, but spills on x86's 16-register targets,
+// where three rows (12 + 3 + 1) fit exactly.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_SSSE3
+constexpr int kGemmRowsF32 = 3;
+#else
+constexpr int kGemmRowsF32 = 4;
+#endif
+
 // Rows [r0, r1) of y[m, w.rows] for x[m, ldx] (zero padded past w.cols). W is converted in
 // blocks of tile_rows rows by kb columns (tile: tile_rows * kb floats, L2-sized) and each block
-// is reused by every 4-row group of x, whose kb-wide slices stay in L1.
+// is reused by every group of kGemmRowsF32 rows of x, whose kb-wide slices stay in L1.
 void GemmF32(const float* x, int64_t m, int64_t ldx, const WeightView& w, int64_t r0, int64_t r1,
              float* y, float* tile, int64_t tile_rows, int64_t kb) {
   const bool direct = w.bits == 0 && w.dtype == DType::f32 && ldx == w.cols;
@@ -385,8 +394,9 @@ void GemmF32(const float* x, int64_t m, int64_t ldx, const WeightView& w, int64_
       const float* xb = x + k0;
       float* yb = y + t0;
       int64_t i = 0;
-      for (; i + 4 <= m; i += 4)
-        MicroRowsF32<4>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
+      for (; i + kGemmRowsF32 <= m; i += kGemmRowsF32)
+        MicroRowsF32<kGemmRowsF32>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows,
+                                   acc);
       switch (m - i) {
         case 3:
           MicroRowsF32<3>(xb + i * ldx, ldx, wt, ldw, nr, kw, yb + i * w.rows, w.rows, acc);
@@ -722,6 +732,34 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
 // convert + scale FMA finishes R rows at once. x (int8 per group, natural column order) is only
 // read, a few bytes per dot product, and each loaded tile vector serves MR rows of x.
 
+// Without VNNI (AVX2), the tile's dot products use one maddubs where its 16-bit pair sums
+// cannot saturate, instead of the general u8·i8 emulation (several widening steps): 4-bit codes
+// as they are (2·15·127); 8-bit codes recentred to code - 128 by RepackTile, their magnitude
+// against x carrying their sign (2·128·127), with 128·Σ(x codes) of each group added back so the
+// sums stay exactly those of the other targets.
+#if HWY_TARGET == HWY_AVX2
+constexpr bool kTileCentred = true;
+#else
+constexpr bool kTileCentred = false;
+#endif
+
+// acc + Σ per i32 lane of a tile vector's four codes of one row times x's four codes.
+template <int BITS>
+HWY_INLINE VI TileDot(VI acc, hn::Vec<DU8> w, hn::Vec<DI8> x) {
+#if HWY_TARGET == HWY_AVX2
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i pairs;
+  if constexpr (BITS == 4) {
+    pairs = _mm256_maddubs_epi16(w.raw, x.raw);
+  } else {
+    pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w.raw), _mm256_sign_epi8(x.raw, w.raw));
+  }
+  return VI{_mm256_add_epi32(acc.raw, _mm256_madd_epi16(pairs, ones))};
+#else
+  return DotU8I8(acc, w, x);
+#endif
+}
+
 // Bytes of tile scratch for K columns: codes, then f32 scales and biases per group and lane.
 size_t QTileBytes(int64_t K, int gs) {
   const size_t R = hn::Lanes(DI());
@@ -749,8 +787,9 @@ void RepackTile(const WeightView& w, int64_t t0, int64_t nr, uint8_t* tile) {
   };
   auto* codes = reinterpret_cast<uint32_t*>(tile);
   if constexpr (BITS == 8) {
+    const auto centre = hn::Set(du, kTileCentred ? 0x80808080u : 0u);
     for (int64_t k = 0; k < K / 4; ++k)
-      hn::Store(hn::IfThenElseZero(live, gather(4 * k)), du, codes + k * R);
+      hn::Store(hn::IfThenElseZero(live, hn::Xor(gather(4 * k), centre)), du, codes + k * R);
   } else {
     // One dword holds codes 8k..8k+7 (low nibble first): two tile vectors, each two bytes
     // spread to one code per byte. K is a multiple of the group size, so of 8.
@@ -780,12 +819,15 @@ void RepackTile(const WeightView& w, int64_t t0, int64_t nr, uint8_t* tile) {
 }
 
 // y[i * ldy + lane] for MR rows of x (codes xq + i * ldq, per-group steps xd + i * ldg and sums
-// xsum + i * ldg) against one repacked tile; `valid` lanes are stored.
-template <int MR>
+// xsum + i * ldg) against one repacked tile; `valid` lanes are stored. With recentred 8-bit
+// codes, qsum + i * G holds each group's Σ of x codes.
+template <int BITS, int MR>
 HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
                           const int8_t* HWY_RESTRICT xq, int64_t ldq, const float* HWY_RESTRICT xd,
-                          const float* HWY_RESTRICT xsum, int64_t ldg, float* HWY_RESTRICT y,
-                          int64_t ldy, size_t valid) {
+                          const float* HWY_RESTRICT xsum, int64_t ldg,
+                          const int32_t* HWY_RESTRICT qsum, float* HWY_RESTRICT y, int64_t ldy,
+                          size_t valid) {
+  constexpr bool kCentred = BITS == 8 && kTileCentred;
   const DF df;
   const DI di;
   const DU8 du8;
@@ -809,8 +851,12 @@ HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
       for (int i = 0; i < MR; ++i) {
         int32_t x4;
         std::memcpy(&x4, xq + i * ldq + c, 4);
-        acc[i] = DotU8I8(acc[i], wk, hn::BitCast(di8, hn::Set(di, x4)));
+        acc[i] = TileDot<BITS>(acc[i], wk, hn::BitCast(di8, hn::Set(di, x4)));
       }
+    }
+    if constexpr (kCentred) {
+      HWY_UNROLL(16)
+      for (int i = 0; i < MR; ++i) acc[i] = hn::Add(acc[i], hn::Set(di, 128 * qsum[i * G + g]));
     }
     const VF sv = hn::Load(df, sc + g * R);
     const VF bv = hn::Load(df, bi + g * R);
@@ -841,17 +887,30 @@ void QuantGemmTilesT(const int8_t* xq, const float* xd, const float* xsum, int64
   const int64_t K = w.cols;
   const int gs = w.group_size;
   constexpr int MR = 6;
+  const int64_t G = K / gs;
+  int32_t* qsum = nullptr;
+  if constexpr (BITS == 8 && kTileCentred) {
+    thread_local std::vector<int32_t> sums;  // grows to the largest call, then is reused
+    if (sums.size() < static_cast<size_t>(m * G)) sums.resize(static_cast<size_t>(m * G));
+    qsum = sums.data();
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t g = 0; g < G; ++g) {
+        int32_t sum = 0;
+        for (int64_t c = g * gs; c < (g + 1) * gs; ++c) sum += xq[i * L.ldq + c];
+        qsum[i * G + g] = sum;
+      }
+  }
   for (int64_t t0 = r0; t0 < r1; t0 += R) {
     const int64_t nr = std::min(R, r1 - t0);
     RepackTile<BITS>(w, t0, nr, tile);
     const size_t valid = static_cast<size_t>(nr);
     int64_t i = 0;
     for (; i + MR <= m; i += MR)
-      TileMicro<MR>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg, L.ldg,
-                    y + i * w.rows + t0, w.rows, valid);
+      TileMicro<BITS, MR>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg,
+                          L.ldg, qsum ? qsum + i * G : nullptr, y + i * w.rows + t0, w.rows, valid);
     for (; i < m; ++i)
-      TileMicro<1>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg, L.ldg,
-                   y + i * w.rows + t0, w.rows, valid);
+      TileMicro<BITS, 1>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg,
+                         L.ldg, qsum ? qsum + i * G : nullptr, y + i * w.rows + t0, w.rows, valid);
   }
 }
 
