@@ -514,15 +514,20 @@ HWY_INLINE int64_t XIndex(const QLayout& L, int bits, int64_t c) {
 
 // Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (laid out by XIndex, zero padded to
 // L.ldq so the partial last chunk runs through the vector loop), xd the
-// per-group step, xsum Σx per group.
+// per-group step, xsum Σx per group; in natural order (8-bit layout), xqsum Σ of the codes per
+// group, which the AVX2 tile GEMM adds back for its recentred 8-bit weights.
 void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
-               const QLayout& L, int8_t* xq, float* xd, float* xsum) {
+               const QLayout& L, int8_t* xq, float* xd, float* xsum, int32_t* xqsum) {
   for (int64_t i = i0; i < i1; ++i) {
     const float* xr = x + i * K;
     int8_t* q = xq + i * L.ldq;
     float* d = xd + i * L.ldg;
     float* s = xsum + i * L.ldg;
-    for (int64_t g = 0; g < L.ldg; ++g) d[g] = s[g] = 0.0f;
+    int32_t* qs = xqsum + i * L.ldg;
+    for (int64_t g = 0; g < L.ldg; ++g) {
+      d[g] = s[g] = 0.0f;
+      qs[g] = 0;
+    }
     std::memset(q + L.nfull * L.ch, 0, static_cast<size_t>(L.ldq - L.nfull * L.ch));
     // Group sizes (32/64/128) are whole vectors here; rounding is to nearest even, as lrintf.
     const DF df;
@@ -550,9 +555,13 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
       } else {
         // Natural order: |code| <= 127, so the narrowing cannot saturate.
         const hn::Rebind<int8_t, DI> d8;
-        for (int64_t j = 0; j < gs; j += N)
-          hn::StoreU(hn::DemoteTo(d8, hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv))), d8,
-                     q + g * gs + j);
+        auto vqsum = hn::Zero(di);
+        for (int64_t j = 0; j < gs; j += N) {
+          const auto c = hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv));
+          vqsum = hn::Add(vqsum, c);
+          hn::StoreU(hn::DemoteTo(d8, c), d8, q + g * gs + j);
+        }
+        qs[g] = hn::GetLane(hn::SumOfLanes(di, vqsum));
       }
     }
   }
@@ -820,7 +829,7 @@ void RepackTile(const WeightView& w, int64_t t0, int64_t nr, uint8_t* tile) {
 
 // y[i * ldy + lane] for MR rows of x (codes xq + i * ldq, per-group steps xd + i * ldg and sums
 // xsum + i * ldg) against one repacked tile; `valid` lanes are stored. With recentred 8-bit
-// codes, qsum + i * G holds each group's Σ of x codes.
+// codes, qsum + i * ldg holds each group's Σ of x codes.
 template <int BITS, int MR>
 HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
                           const int8_t* HWY_RESTRICT xq, int64_t ldq, const float* HWY_RESTRICT xd,
@@ -856,7 +865,7 @@ HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
     }
     if constexpr (kCentred) {
       HWY_UNROLL(16)
-      for (int i = 0; i < MR; ++i) acc[i] = hn::Add(acc[i], hn::Set(di, 128 * qsum[i * G + g]));
+      for (int i = 0; i < MR; ++i) acc[i] = hn::Add(acc[i], hn::Set(di, 128 * qsum[i * ldg + g]));
     }
     const VF sv = hn::Load(df, sc + g * R);
     const VF bv = hn::Load(df, bi + g * R);
@@ -880,26 +889,13 @@ HWY_INLINE void TileMicro(const uint8_t* HWY_RESTRICT tile, int64_t K, int gs,
 // Rows [r0, r1) of y[m, w.rows] (r0 a multiple of R) from x quantized in natural order with
 // layout L; `tile` is per-thread scratch of QTileBytes (vector aligned).
 template <int BITS>
-void QuantGemmTilesT(const int8_t* xq, const float* xd, const float* xsum, int64_t m,
-                     const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y,
-                     uint8_t* tile) {
+void QuantGemmTilesT(const int8_t* xq, const float* xd, const float* xsum, const int32_t* xqsum,
+                     int64_t m, const WeightView& w, const QLayout& L, int64_t r0, int64_t r1,
+                     float* y, uint8_t* tile) {
   const int64_t R = static_cast<int64_t>(hn::Lanes(DI()));
   const int64_t K = w.cols;
   const int gs = w.group_size;
   constexpr int MR = 6;
-  const int64_t G = K / gs;
-  int32_t* qsum = nullptr;
-  if constexpr (BITS == 8 && kTileCentred) {
-    thread_local std::vector<int32_t> sums;  // grows to the largest call, then is reused
-    if (sums.size() < static_cast<size_t>(m * G)) sums.resize(static_cast<size_t>(m * G));
-    qsum = sums.data();
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t g = 0; g < G; ++g) {
-        int32_t sum = 0;
-        for (int64_t c = g * gs; c < (g + 1) * gs; ++c) sum += xq[i * L.ldq + c];
-        qsum[i * G + g] = sum;
-      }
-  }
   for (int64_t t0 = r0; t0 < r1; t0 += R) {
     const int64_t nr = std::min(R, r1 - t0);
     RepackTile<BITS>(w, t0, nr, tile);
@@ -907,10 +903,10 @@ void QuantGemmTilesT(const int8_t* xq, const float* xd, const float* xsum, int64
     int64_t i = 0;
     for (; i + MR <= m; i += MR)
       TileMicro<BITS, MR>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg,
-                          L.ldg, qsum ? qsum + i * G : nullptr, y + i * w.rows + t0, w.rows, valid);
+                          L.ldg, xqsum + i * L.ldg, y + i * w.rows + t0, w.rows, valid);
     for (; i < m; ++i)
       TileMicro<BITS, 1>(tile, K, gs, xq + i * L.ldq, L.ldq, xd + i * L.ldg, xsum + i * L.ldg,
-                         L.ldg, qsum ? qsum + i * G : nullptr, y + i * w.rows + t0, w.rows, valid);
+                         L.ldg, xqsum + i * L.ldg, y + i * w.rows + t0, w.rows, valid);
   }
 }
 
@@ -919,8 +915,8 @@ QLayout QuantLayout(int bits, int gs, int64_t K) {
 }
 
 void QuantizeActivations(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
-                         const QLayout& L, int8_t* xq, float* xd, float* xsum) {
-  QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xsum);
+                         const QLayout& L, int8_t* xq, float* xd, float* xsum, int32_t* xqsum) {
+  QuantizeX(x, i0, i1, K, bits, gs, L, xq, xd, xsum, xqsum);
 }
 
 void QuantMatvec(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
@@ -933,11 +929,11 @@ size_t QuantTileBytes(int64_t K, int gs) {
   return QTileBytes(K, gs);
 }
 
-void QuantGemmTiles(const int8_t* xq, const float* xd, const float* xsum, int64_t m,
-                    const WeightView& w, const QLayout& L, int64_t r0, int64_t r1, float* y,
-                    uint8_t* tile) {
-  if (w.bits == 4) return QuantGemmTilesT<4>(xq, xd, xsum, m, w, L, r0, r1, y, tile);
-  QuantGemmTilesT<8>(xq, xd, xsum, m, w, L, r0, r1, y, tile);
+void QuantGemmTiles(const int8_t* xq, const float* xd, const float* xsum, const int32_t* xqsum,
+                    int64_t m, const WeightView& w, const QLayout& L, int64_t r0, int64_t r1,
+                    float* y, uint8_t* tile) {
+  if (w.bits == 4) return QuantGemmTilesT<4>(xq, xd, xsum, xqsum, m, w, L, r0, r1, y, tile);
+  QuantGemmTilesT<8>(xq, xd, xsum, xqsum, m, w, L, r0, r1, y, tile);
 }
 
 #else
@@ -947,7 +943,7 @@ QLayout QuantLayout(int, int, int64_t) {
   return QLayout{};
 }
 void QuantizeActivations(const float*, int64_t, int64_t, int64_t, int, int, const QLayout&, int8_t*,
-                         float*, float*) {
+                         float*, float*, int32_t*) {
   throw InternalError("[linear] int8 activations requested on the scalar target");
 }
 void QuantMatvec(const int8_t*, const float*, const float*, const WeightView&, const QLayout&,
@@ -957,8 +953,8 @@ void QuantMatvec(const int8_t*, const float*, const float*, const WeightView&, c
 size_t QuantTileBytes(int64_t, int) {
   return 0;
 }
-void QuantGemmTiles(const int8_t*, const float*, const float*, int64_t, const WeightView&,
-                    const QLayout&, int64_t, int64_t, float*, uint8_t*) {
+void QuantGemmTiles(const int8_t*, const float*, const float*, const int32_t*, int64_t,
+                    const WeightView&, const QLayout&, int64_t, int64_t, float*, uint8_t*) {
   throw InternalError("[linear] int8 GEMM requested on the scalar target");
 }
 #endif  // HWY_TARGET != HWY_SCALAR
@@ -988,6 +984,7 @@ struct Scratch {
   std::vector<float> xpad;
   std::vector<int8_t> xq;
   std::vector<float> xd, xsum;
+  std::vector<int32_t> xqsum;
 };
 
 Scratch& scratch() {
@@ -1046,6 +1043,7 @@ struct QuantizedX {
   const int8_t* q = nullptr;
   const float* d = nullptr;
   const float* sum = nullptr;
+  const int32_t* qsum = nullptr;  // Σ of the codes per group (natural order only)
 };
 
 // Quantizes the m rows of x[m, K] for `bits`-bit weights of group size gs: in the weights' nibble
@@ -1059,9 +1057,10 @@ QuantizedX quantize_x(const float* x, int64_t m, int64_t K, int bits, int gs, bo
   int8_t* xq = grow(s.xq, static_cast<size_t>(m * r.L.ldq));
   float* xd = grow(s.xd, static_cast<size_t>(m * r.L.ldg));
   float* xsum = grow(s.xsum, static_cast<size_t>(m * r.L.ldg));
+  int32_t* xqsum = grow(s.xqsum, static_cast<size_t>(m * r.L.ldg));
   const QLayout& L = r.L;
   auto quantize = [&](int64_t b, int64_t e, int) {
-    HWY_DYNAMIC_DISPATCH(QuantizeActivations)(x, b, e, K, xbits, gs, L, xq, xd, xsum);
+    HWY_DYNAMIC_DISPATCH(QuantizeActivations)(x, b, e, K, xbits, gs, L, xq, xd, xsum, xqsum);
   };
   if (m >= 16)
     thread_pool_global().parallel_for(m, quantize);
@@ -1070,6 +1069,7 @@ QuantizedX quantize_x(const float* x, int64_t m, int64_t K, int bits, int gs, bo
   r.q = xq;
   r.d = xd;
   r.sum = xsum;
+  r.qsum = xqsum;
   return r;
 }
 
@@ -1106,7 +1106,8 @@ bool gemm_int8(const float* x, int64_t m, const WeightView& w, float* y) {
             grow(scratch().tile, (tile_bytes + 64 + sizeof(float) - 1) / sizeof(float)));
         // Vector loads of the tile want alignment; the scratch is only float-aligned.
         tile += (64 - reinterpret_cast<uintptr_t>(tile) % 64) % 64;
-        HWY_DYNAMIC_DISPATCH(QuantGemmTiles)(qx.q, qx.d, qx.sum, m, w, qx.L, b, e, y, tile);
+        HWY_DYNAMIC_DISPATCH(QuantGemmTiles)
+        (qx.q, qx.d, qx.sum, qx.qsum, m, w, qx.L, b, e, y, tile);
       },
       lanes);
   return true;
