@@ -38,19 +38,22 @@ class OwnedStorage final : public Storage {
 // A mapping owned by this object: `size` bytes of content at `addr`, unmapped as `map_bytes`.
 class MappedStorage final : public Storage {
  public:
-  MappedStorage(void* addr, size_t size, size_t map_bytes)
-      : addr_(addr), size_(size), map_bytes_(map_bytes) {}
+  MappedStorage(void* addr, size_t size, size_t map_bytes, bool writable = false)
+      : addr_(addr), size_(size), map_bytes_(map_bytes), writable_(writable) {}
   ~MappedStorage() override {
     if (addr_ && map_bytes_) munmap(addr_, map_bytes_);
   }
   const std::byte* data() const override { return static_cast<const std::byte*>(addr_); }
   size_t size() const override { return size_; }
-  std::byte* mutable_data() override { return nullptr; }
+  std::byte* mutable_data() override {
+    return writable_ ? static_cast<std::byte*>(addr_) : nullptr;
+  }
 
  private:
   void* addr_;
   size_t size_;
   size_t map_bytes_;
+  bool writable_;
 };
 
 constexpr size_t kHugePage = size_t{2} << 20;
@@ -118,6 +121,13 @@ std::shared_ptr<Storage> map_fd(const std::string& path, int fd, size_t size) {
 
 std::shared_ptr<Storage> storage_allocate(size_t bytes) {
   return std::make_shared<OwnedStorage>(bytes);
+}
+
+std::shared_ptr<Storage> storage_allocate_huge(size_t bytes) {
+  size_t map_bytes = 0;
+  void* addr = bytes > 0 ? reserve_huge_aligned(bytes, map_bytes) : nullptr;
+  if (!addr) return storage_allocate(bytes);
+  return std::make_shared<MappedStorage>(addr, bytes, map_bytes, /*writable=*/true);
 }
 
 std::shared_ptr<Storage> storage_map_file(const std::string& path) {

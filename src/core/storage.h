@@ -18,6 +18,10 @@ class Storage {
 // A zero-filled, 64-byte aligned buffer.
 std::shared_ptr<Storage> storage_allocate(size_t bytes);
 
+// The same in anonymous memory on a 2 MiB boundary that the kernel may back with huge pages, as
+// weights read with FileResidency::memory are: for buffers streamed like weights (benchmarks).
+std::shared_ptr<Storage> storage_allocate_huge(size_t bytes);
+
 // How a file's bytes are held. mapped: a read-only private mapping, paged in on first touch (fast
 // to open, shares the page cache, lets the kernel drop pages under memory pressure). memory: read
 // once into anonymous memory that the kernel may back with 2 MiB pages; weights that are streamed

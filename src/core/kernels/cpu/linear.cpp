@@ -503,21 +503,19 @@ QLayout MakeLayout(int bits, int gs, int64_t K) {
   return L;
 }
 
-// Where column c of x lands in its quantized row: 4-bit chunks (the partial last one too) hold
-// even codes' values first, then odd, matching the low/high nibbles of the weight bytes.
-HWY_INLINE int64_t XIndex(const QLayout& L, int bits, int64_t c) {
-  if (bits != 4) return c;
-  // ch is twice the vector byte count, a power of two.
-  const int64_t within = c & (L.ch - 1);
-  return (c - within) + (within & 1) * L.nb + within / 2;
-}
-
-// Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq (laid out by XIndex, zero padded to
-// L.ldq so the partial last chunk runs through the vector loop), xd the
-// per-group step, xsum Σx per group; in natural order (8-bit layout), xqsum Σ of the codes per
-// group, which the AVX2 tile GEMM adds back for its recentred 8-bit weights.
+// Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq, zero padded to L.ldq so the partial
+// last chunk runs through the vector loop; xd the per-group step; xsum Σx per group; xqsum Σ of
+// the codes per group (the AVX2 tile GEMM adds it back for its recentred 8-bit weights).
+// xq is in natural order for 8 bits. For 4 bits each chunk of L.ch codes (the partial last one
+// too) holds its even columns' codes first, then its odd ones, matching the low and high nibbles
+// of the weight bytes.
 void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int gs,
                const QLayout& L, int8_t* xq, float* xd, float* xsum, int32_t* xqsum) {
+  const DF df;
+  const DI di;
+  const hn::Rebind<int8_t, DI> d8;
+  const DI8 di8;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   for (int64_t i = i0; i < i1; ++i) {
     const float* xr = x + i * K;
     int8_t* q = xq + i * L.ldq;
@@ -530,10 +528,7 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
     }
     std::memset(q + L.nfull * L.ch, 0, static_cast<size_t>(L.ldq - L.nfull * L.ch));
     // Group sizes (32/64/128) are whole vectors here; rounding is to nearest even, as lrintf.
-    const DF df;
-    const DI di;
-    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-    HWY_ALIGN int32_t codes[128];
+    // Codes are written in natural order first; |code| <= 127, so the narrowing cannot saturate.
     for (int64_t g = 0; g < L.groups; ++g) {
       const float* v = xr + g * gs;
       VF vmax = hn::Zero(df), vsum = hn::Zero(df);
@@ -544,25 +539,25 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
       }
       const float amax = hn::GetLane(hn::MaxOfLanes(df, vmax));
       const float step = amax / 127.0f;
-      const float inv = step > 0.0f ? 1.0f / step : 0.0f;
+      const VF vinv = hn::Set(df, step > 0.0f ? 1.0f / step : 0.0f);
       d[g] = step;
       s[g] = hn::GetLane(hn::SumOfLanes(df, vsum));
-      const VF vinv = hn::Set(df, inv);
-      if (bits == 4) {
-        for (int64_t j = 0; j < gs; j += N)
-          hn::Store(hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv)), di, codes + j);
-        for (int j = 0; j < gs; ++j) q[XIndex(L, bits, g * gs + j)] = static_cast<int8_t>(codes[j]);
-      } else {
-        // Natural order: |code| <= 127, so the narrowing cannot saturate.
-        const hn::Rebind<int8_t, DI> d8;
-        auto vqsum = hn::Zero(di);
-        for (int64_t j = 0; j < gs; j += N) {
-          const auto c = hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv));
-          vqsum = hn::Add(vqsum, c);
-          hn::StoreU(hn::DemoteTo(d8, c), d8, q + g * gs + j);
-        }
-        qs[g] = hn::GetLane(hn::SumOfLanes(di, vqsum));
+      auto vqsum = hn::Zero(di);
+      for (int64_t j = 0; j < gs; j += N) {
+        const auto c = hn::NearestInt(hn::Mul(hn::LoadU(df, v + j), vinv));
+        vqsum = hn::Add(vqsum, c);
+        hn::StoreU(hn::DemoteTo(d8, c), d8, q + g * gs + j);
       }
+      qs[g] = hn::GetLane(hn::SumOfLanes(di, vqsum));
+    }
+    if (bits != 4) continue;
+    // The 4-bit layout: the zero padding past K goes through the same shuffle, so the partial
+    // last chunk comes out alike.
+    for (int64_t c = 0; c < L.ldq; c += L.ch) {
+      const auto lo = hn::LoadU(di8, q + c);
+      const auto hi = hn::LoadU(di8, q + c + L.nb);
+      hn::StoreU(hn::ConcatEven(di8, hi, lo), di8, q + c);
+      hn::StoreU(hn::ConcatOdd(di8, hi, lo), di8, q + c + L.nb);
     }
   }
 }
