@@ -627,6 +627,42 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   for (int j = 0; j < NR; ++j) acc_io[j] = acc[j];
 }
 
+// For NR rows of G groups (scales s and biases b, row after row): sx + j * ldg gets row j's
+// scales times x's steps, zero up to a vector past G (the permute of the last chunk may read
+// those lanes; zero codes meet them there); acc[j] starts as MLX's bias term Σ bias·Σx of row j,
+// whole vectors of groups in lanes and the groups past them in tail[j]. The scales and biases
+// are widened as they are read: a separate widening pass cost about a seventh of a 4-bit
+// 256x2560 matvec (perf, AVX2).
+template <int NR, typename T>
+HWY_INLINE void FoldRowScales(const T* HWY_RESTRICT s, const T* HWY_RESTRICT b, int64_t G,
+                              const float* HWY_RESTRICT xd, const float* HWY_RESTRICT xsum,
+                              int64_t ldg, float* HWY_RESTRICT sx, VF* acc, float* tail) {
+  const DF df;
+  const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t whole = G / NF * NF;
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    const T* sj = s + j * G;
+    const T* bj = b + j * G;
+    float* o = sx + j * ldg;
+    VF bt = hn::Zero(df);
+    for (int64_t g = 0; g < whole; g += NF) {
+      hn::StoreU(hn::Mul(LoadWide(df, sj + g), hn::LoadU(df, xd + g)), df, o + g);
+      bt = hn::MulAdd(LoadWide(df, bj + g), hn::LoadU(df, xsum + g), bt);
+    }
+    float tb = 0.0f;
+    for (int64_t g = whole; g < G; ++g) {
+      o[g] = ScalarWide(sj + g) * xd[g];
+      tb += ScalarWide(bj + g) * xsum[g];
+    }
+    // [G, G + NF) and [round_up(G), round_up(G) + NF): ldg leaves room for both.
+    hn::StoreU(hn::Zero(df), df, o + G);
+    hn::StoreU(hn::Zero(df), df, o + (G + NF - 1) / NF * NF);
+    acc[j] = bt;
+    tail[j] = tb;
+  }
+}
+
 // m == 1: the activation step is folded into each row's scales and MLX's bias term into the
 // accumulators (a few vector ops per row), so a chunk costs one scale permute and one FMA per
 // row, and NR rows share every load of x. A partial last chunk runs through the same code (x is
@@ -637,21 +673,16 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
                         float* sb) {
   const DF df;
   const int64_t G = L.groups;
-  const int64_t NF = L.n32;
   const int64_t ldg = L.ldg;
   const int64_t nb = L.nb;
   const int64_t ch = L.ch;
   const int64_t nfull = L.nfull;
   const int gshift = __builtin_ctz(static_cast<unsigned>(w.group_size));
-  // The NR rows' scales and biases are contiguous: widen them in one pass each. Reads run up to
-  // a vector past NR * G, hence the zeroed pads (x's per-group values are zero there too).
-  float* sall = sb;
-  float* ball = sall + NR * G + NF;
-  float* sx = ball + NR * G + NF;
+  float* sx = sb;
   const size_t esize = w.sdtype == DType::f32 ? 4 : 2;
   const size_t off = static_cast<size_t>(r * G) * esize;
   // Scales and biases are two more streams, read in short bursts between long runs of codes,
-  // and the hardware prefetcher leaves their loads to miss: the widening below stalled on them
+  // and the hardware prefetcher leaves their loads to miss: widening them stalled on them
   // for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So they are
   // asked for as far ahead as the codes are (ChunkRun).
   const size_t span = static_cast<size_t>(NR * G) * esize;
@@ -663,22 +694,24 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
       hwy::Prefetch(next_biases + b);
     }
   }
-  WidenAny(static_cast<const char*>(w.scales) + off, w.sdtype, NR * G, sall);
-  WidenAny(static_cast<const char*>(w.biases) + off, w.sdtype, NR * G, ball);
-  hn::StoreU(hn::Zero(df), df, sall + NR * G);
-  hn::StoreU(hn::Zero(df), df, ball + NR * G);
   VF acc[NR];
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) {
-    float* o = sx + j * ldg;
-    VF bt = hn::Zero(df);
-    for (int64_t g = 0; g < G; g += NF) {
-      hn::StoreU(hn::Mul(hn::LoadU(df, sall + j * G + g), hn::LoadU(df, xd + g)), df, o + g);
-      bt = hn::MulAdd(hn::LoadU(df, ball + j * G + g), hn::LoadU(df, xsum + g), bt);
-    }
-    // Lanes past G: the permute of the last chunk may read them; zero codes meet them there.
-    hn::StoreU(hn::Zero(df), df, o + (G + NF - 1) / NF * NF);
-    acc[j] = bt;
+  float bias_tail[NR];
+  const void* scales = static_cast<const char*>(w.scales) + off;
+  const void* biases = static_cast<const char*>(w.biases) + off;
+  switch (w.sdtype) {
+    case DType::bf16:
+      FoldRowScales<NR>(static_cast<const hwy::bfloat16_t*>(scales),
+                        static_cast<const hwy::bfloat16_t*>(biases), G, xd, xsum, ldg, sx, acc,
+                        bias_tail);
+      break;
+    case DType::f16:
+      FoldRowScales<NR>(static_cast<const hwy::float16_t*>(scales),
+                        static_cast<const hwy::float16_t*>(biases), G, xd, xsum, ldg, sx, acc,
+                        bias_tail);
+      break;
+    default:
+      FoldRowScales<NR>(static_cast<const float*>(scales), static_cast<const float*>(biases), G, xd,
+                        xsum, ldg, sx, acc, bias_tail);
   }
   const uint8_t* p =
       reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
@@ -707,11 +740,11 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
     }
   }
   HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j]));
+  for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_tail[j];
 }
 
 // Rows [r0, r1) of y = W·x for one quantized x (m == 1). sb is per-thread scratch of
-// matvec_scratch_floats(L) floats for four rows' widened scales, biases and folded steps.
+// matvec_scratch_floats(L) floats for four rows' scales folded with x's steps.
 template <int BITS>
 void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
                   const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
@@ -993,10 +1026,9 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-// MatvecQ<BITS, 4> keeps 4 rows' scales and biases (4·G + a vector each) and their steps folded
-// with x's (4 rows of ldg), where ldg >= G + 2 vectors: 16·ldg covers all three.
+// MatvecQ<BITS, 4> keeps 4 rows' scales folded with x's steps, a row of ldg floats each.
 size_t matvec_scratch_floats(const QLayout& L) {
-  return static_cast<size_t>(16 * L.ldg);
+  return static_cast<size_t>(4 * L.ldg);
 }
 
 void add_bias(float* y, int64_t m, int64_t rows, const void* bias, DType bt) {
