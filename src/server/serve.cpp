@@ -13,6 +13,7 @@
 #include "runtime/download_manager.h"
 #include "runtime/model_manager.h"
 #include "runtime/settings.h"
+#include "server/cli_flags.h"
 #include "server/http_server.h"
 #include "server/routes.h"
 
@@ -42,16 +43,8 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
       ->check(CLI::Range(0, 100000));
   app.add_flag("--exact", o.exact,
                "exact matmuls (reference numerics) instead of the fast kernels");
-  app.add_flag("--mmap", o.mmap,
-               "map the weight files instead of reading them into huge-page memory (opens "
-               "faster, pageable; decode is slower)");
-  app.add_option("--cache-type-k", o.cache_type_k,
-                 "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default "
-                 "with --exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
-  app.add_option("--cache-type-v", o.cache_type_v,
-                 "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
+  add_mmap_flag(&app, &o.mmap);
+  add_cache_type_flags(&app, &o.cache_type_k, &o.cache_type_v);
   app.add_option("--timeout", o.timeout_s, "per-request timeout in seconds (0: none)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -6,6 +6,7 @@
 #include "runtime/bundled_model.h"
 #include "runtime/hub_download.h"
 #include "runtime/settings.h"
+#include "server/cli_flags.h"
 
 namespace mofa::cli {
 
@@ -27,27 +28,13 @@ models::KvCacheTypes ModelFlags::kv_types() const {
           models::kv_cache_type_from_name(cache_type_v, exact, "--cache-type-v")};
 }
 
-void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
-  cmd->add_option(
-         "--cache-type-k", *k,
-         "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default with "
-         "--exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
-  cmd->add_option(
-         "--cache-type-v", *v,
-         "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
-}
-
 void add_model_flags(CLI::App* cmd, ModelFlags* f) {
   cmd->add_option("--model,-m", f->model, "model directory, or a model id in the models dir");
   cmd->add_option("--threads,-t", f->threads, "CPU threads (default: all cores)");
   cmd->add_option("--ctx-size,-c", f->ctx_size, "context length (default: the model's)");
   cmd->add_flag("--exact", f->exact, "exact matmuls (f32 activations, as the reference computes)");
-  cmd->add_flag("--mmap", f->mmap,
-                "map the weight files instead of reading them into huge-page memory (opens "
-                "faster, pageable; decode is slower)");
-  add_cache_type_flags(cmd, &f->cache_type_k, &f->cache_type_v);
+  server::add_mmap_flag(cmd, &f->mmap);
+  server::add_cache_type_flags(cmd, &f->cache_type_k, &f->cache_type_v);
 }
 
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* f) {

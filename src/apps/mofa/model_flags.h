@@ -38,8 +38,6 @@ struct SamplingFlags {
 };
 
 void add_model_flags(CLI::App* cmd, ModelFlags* flags);
-// --cache-type-k and --cache-type-v (f32 or f16), shared with `mofa serve`.
-void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v);
 void add_sampling_flags(CLI::App* cmd, SamplingFlags* flags);
 
 // Resolves --model (a directory, or an id in the models dir; empty: the configured default model,

@@ -1,0 +1,23 @@
+#include "server/cli_flags.h"
+
+namespace mofa::server {
+
+void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
+  cmd->add_option(
+         "--cache-type-k", *k,
+         "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default with "
+         "--exact)")
+      ->check(CLI::IsMember({"f32", "f16"}));
+  cmd->add_option(
+         "--cache-type-v", *v,
+         "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
+      ->check(CLI::IsMember({"f32", "f16"}));
+}
+
+void add_mmap_flag(CLI::App* cmd, bool* mmap) {
+  cmd->add_flag("--mmap", *mmap,
+                "map the weight files instead of reading them into huge-page memory (opens "
+                "faster, pageable; decode is slower)");
+}
+
+}  // namespace mofa::server
