@@ -33,9 +33,7 @@ Tensor random_f32(int64_t n, uint32_t seed) {
 // the long rows of a down projection (2560x9728) read 11 GB/s at one thread against 15 for the
 // other Qwen3-4B shapes, a TLB cost that decode does not pay.
 Tensor weight_zeros(DType dtype, Shape shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  const size_t bytes = static_cast<size_t>(n) * dtype_size(dtype);
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   return Tensor(storage_allocate_huge(bytes), 0, dtype, std::move(shape));
 }
 

@@ -444,14 +444,27 @@ HWY_INLINE VI DotU8I8(VI acc, hn::Vec<DU8> a, hn::Vec<DI8> b) {
 }
 #endif
 
+#if HWY_TARGET == HWY_AVX2
+// Without VNNI (AVX2), dot products of codes and int8 x use one maddubs where its 16-bit pair
+// sums cannot saturate, then widen: i32 lanes of adjacent pair sums.
+HWY_INLINE __m256i PairSums(__m256i p16) {
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+// 8-bit codes recentred to code - 128 (an i8, `centred`) times x, as maddubs pairs: it sees
+// |code - 128| (at most 128) against x carrying the code's sign, so pair sums stay below
+// 2·128·127. The caller adds back 128·Σ(x codes).
+HWY_INLINE __m256i CentredPairs(__m256i centred, __m256i x) {
+  return _mm256_maddubs_epi16(_mm256_abs_epi8(centred), _mm256_sign_epi8(x, centred));
+}
+#endif
+
 // Σ per i32 lane of the low and high nibbles of w (4-bit codes, 0..15) times their int8 values.
 // Without VNNI, u8·i8 pair products of 4-bit codes cannot saturate 16 bits (2·15·127), so one
 // maddubs per half and one widening add replace the general emulation.
 HWY_INLINE VI DotQ4(hn::Vec<DU8> lo, hn::Vec<DU8> hi, hn::Vec<DI8> xlo, hn::Vec<DI8> xhi) {
 #if HWY_TARGET == HWY_AVX2
-  const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo.raw, xlo.raw),
-                                     _mm256_maddubs_epi16(hi.raw, xhi.raw));
-  return VI{_mm256_madd_epi16(p, _mm256_set1_epi16(1))};
+  return VI{PairSums(_mm256_add_epi16(_mm256_maddubs_epi16(lo.raw, xlo.raw),
+                                      _mm256_maddubs_epi16(hi.raw, xhi.raw)))};
 #elif HWY_TARGET == HWY_AVX3
   const __m512i p = _mm512_add_epi16(_mm512_maddubs_epi16(lo.raw, xlo.raw),
                                      _mm512_maddubs_epi16(hi.raw, xhi.raw));
@@ -462,16 +475,14 @@ HWY_INLINE VI DotQ4(hn::Vec<DU8> lo, hn::Vec<DU8> hi, hn::Vec<DI8> xlo, hn::Vec<
 }
 
 // The 8-bit counterpart for one chunk of x: X8 holds what every row's Dot8 needs. On AVX2,
-// codes are recentred to code - 128 (an i8), the sign moves onto x so maddubs sees |code - 128|
-// (at most 128) and pair sums stay below 2·128·127; 128·Σx per lane restores the offset.
+// codes are recentred (CentredPairs) and 128·Σ(x codes) per lane restores the offset.
 struct X8 {
   hn::Vec<DI8> x;
   VI offset;
 };
 HWY_INLINE X8 PrepareX8(hn::Vec<DI8> x) {
 #if HWY_TARGET == HWY_AVX2
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  const __m256i sum4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x.raw), ones16);
+  const __m256i sum4 = PairSums(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x.raw));
   return X8{x, VI{_mm256_slli_epi32(sum4, 7)}};
 #else
   return X8{x, hn::Zero(DI())};
@@ -480,9 +491,7 @@ HWY_INLINE X8 PrepareX8(hn::Vec<DI8> x) {
 HWY_INLINE VI Dot8(hn::Vec<DU8> w, const X8& x) {
 #if HWY_TARGET == HWY_AVX2
   const __m256i centred = _mm256_xor_si256(w.raw, _mm256_set1_epi8(static_cast<char>(0x80)));
-  const __m256i p =
-      _mm256_maddubs_epi16(_mm256_abs_epi8(centred), _mm256_sign_epi8(x.x.raw, centred));
-  return VI{_mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), x.offset.raw)};
+  return VI{_mm256_add_epi32(PairSums(CentredPairs(centred, x.x.raw)), x.offset.raw)};
 #else
   return DotU8I8(x.offset, w, x.x);
 #endif
@@ -504,8 +513,9 @@ QLayout MakeLayout(int bits, int gs, int64_t K) {
 }
 
 // Quantizes rows [i0, i1) of x[m, K] to int8 per group: xq, zero padded to L.ldq so the partial
-// last chunk runs through the vector loop; xd the per-group step; xsum Σx per group; xqsum Σ of
-// the codes per group (the AVX2 tile GEMM adds it back for its recentred 8-bit weights).
+// last chunk runs through the vector loop; xd the per-group step; xsum Σx per group; in natural
+// order, xqsum Σ of the codes per group (the AVX2 tile GEMM adds it back for its recentred 8-bit
+// weights).
 // xq is in natural order for 8 bits. For 4 bits each chunk of L.ch codes (the partial last one
 // too) holds its even columns' codes first, then its odd ones, matching the low and high nibbles
 // of the weight bytes.
@@ -548,7 +558,7 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
         vqsum = hn::Add(vqsum, c);
         hn::StoreU(hn::DemoteTo(d8, c), d8, q + g * gs + j);
       }
-      qs[g] = hn::GetLane(hn::SumOfLanes(di, vqsum));
+      if (bits != 4) qs[g] = hn::GetLane(hn::SumOfLanes(di, vqsum));
     }
     if (bits != 4) continue;
     // The 4-bit layout: the zero padding past K goes through the same shuffle, so the partial
@@ -698,21 +708,17 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   float bias_tail[NR];
   const void* scales = static_cast<const char*>(w.scales) + off;
   const void* biases = static_cast<const char*>(w.biases) + off;
-  switch (w.sdtype) {
-    case DType::bf16:
-      FoldRowScales<NR>(static_cast<const hwy::bfloat16_t*>(scales),
-                        static_cast<const hwy::bfloat16_t*>(biases), G, xd, xsum, ldg, sx, acc,
-                        bias_tail);
-      break;
-    case DType::f16:
-      FoldRowScales<NR>(static_cast<const hwy::float16_t*>(scales),
-                        static_cast<const hwy::float16_t*>(biases), G, xd, xsum, ldg, sx, acc,
-                        bias_tail);
-      break;
-    default:
-      FoldRowScales<NR>(static_cast<const float*>(scales), static_cast<const float*>(biases), G, xd,
-                        xsum, ldg, sx, acc, bias_tail);
-  }
+  auto fold = [&](auto element) HWY_ATTR {
+    using T = decltype(element);
+    FoldRowScales<NR>(static_cast<const T*>(scales), static_cast<const T*>(biases), G, xd, xsum,
+                      ldg, sx, acc, bias_tail);
+  };
+  if (w.sdtype == DType::bf16)
+    fold(hwy::bfloat16_t{});
+  else if (w.sdtype == DType::f16)
+    fold(hwy::float16_t{});
+  else
+    fold(float{});
   const uint8_t* p =
       reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
   const int64_t rs = w.row_words * 4;
@@ -769,11 +775,10 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
 // convert + scale FMA finishes R rows at once. x (int8 per group, natural column order) is only
 // read, a few bytes per dot product, and each loaded tile vector serves MR rows of x.
 
-// Without VNNI (AVX2), the tile's dot products use one maddubs where its 16-bit pair sums
-// cannot saturate, instead of the general u8·i8 emulation (several widening steps): 4-bit codes
-// as they are (2·15·127); 8-bit codes recentred to code - 128 by RepackTile, their magnitude
-// against x carrying their sign (2·128·127), with 128·Σ(x codes) of each group added back so the
-// sums stay exactly those of the other targets.
+// Without VNNI (AVX2), the tile's dot products use one maddubs instead of the general u8·i8
+// emulation (several widening steps): 4-bit codes as they are (2·15·127); 8-bit codes recentred
+// by RepackTile (CentredPairs), with 128·Σ(x codes) of each group added back so the sums stay
+// exactly those of the other targets.
 #if HWY_TARGET == HWY_AVX2
 constexpr bool kTileCentred = true;
 #else
@@ -784,14 +789,8 @@ constexpr bool kTileCentred = false;
 template <int BITS>
 HWY_INLINE VI TileDot(VI acc, hn::Vec<DU8> w, hn::Vec<DI8> x) {
 #if HWY_TARGET == HWY_AVX2
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i pairs;
-  if constexpr (BITS == 4) {
-    pairs = _mm256_maddubs_epi16(w.raw, x.raw);
-  } else {
-    pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w.raw), _mm256_sign_epi8(x.raw, w.raw));
-  }
-  return VI{_mm256_add_epi32(acc.raw, _mm256_madd_epi16(pairs, ones))};
+  const __m256i pairs = BITS == 4 ? _mm256_maddubs_epi16(w.raw, x.raw) : CentredPairs(w.raw, x.raw);
+  return VI{_mm256_add_epi32(acc.raw, PairSums(pairs))};
 #else
   return DotU8I8(acc, w, x);
 #endif
