@@ -474,26 +474,33 @@ HWY_INLINE VI DotQ4(hn::Vec<DU8> lo, hn::Vec<DU8> hi, hn::Vec<DI8> xlo, hn::Vec<
 #endif
 }
 
-// The 8-bit counterpart for one chunk of x: X8 holds what every row's Dot8 needs. On AVX2,
-// codes are recentred (CentredPairs) and 128·Σ(x codes) per lane restores the offset.
+// The 8-bit counterpart for one chunk of x: X8 holds what every row's Dot8 needs. On AVX2, x is
+// widened to i16 in the order unpacking the weight bytes with zero gives (in-lane low and high
+// eight bytes), so a row costs two unpacks and two exact 16-bit madds: fewer operations than
+// recentring the codes for maddubs and adding 128·Σx back. An i32 lane then sums columns of one
+// 16-byte half of the chunk, so every lane still lies within one group (32 codes or more).
 struct X8 {
+#if HWY_TARGET == HWY_AVX2
+  __m256i lo, hi;
+#else
   hn::Vec<DI8> x;
-  VI offset;
+#endif
 };
 HWY_INLINE X8 PrepareX8(hn::Vec<DI8> x) {
 #if HWY_TARGET == HWY_AVX2
-  const __m256i sum4 = PairSums(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x.raw));
-  return X8{x, VI{_mm256_slli_epi32(sum4, 7)}};
+  return X8{_mm256_srai_epi16(_mm256_unpacklo_epi8(x.raw, x.raw), 8),
+            _mm256_srai_epi16(_mm256_unpackhi_epi8(x.raw, x.raw), 8)};
 #else
-  return X8{x, hn::Zero(DI())};
+  return X8{x};
 #endif
 }
 HWY_INLINE VI Dot8(hn::Vec<DU8> w, const X8& x) {
 #if HWY_TARGET == HWY_AVX2
-  const __m256i centred = _mm256_xor_si256(w.raw, _mm256_set1_epi8(static_cast<char>(0x80)));
-  return VI{_mm256_add_epi32(PairSums(CentredPairs(centred, x.x.raw)), x.offset.raw)};
+  const __m256i zero = _mm256_setzero_si256();
+  return VI{_mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi8(w.raw, zero), x.lo),
+                             _mm256_madd_epi16(_mm256_unpackhi_epi8(w.raw, zero), x.hi))};
 #else
-  return DotU8I8(x.offset, w, x.x);
+  return DotU8I8(hn::Zero(DI()), w, x.x);
 #endif
 }
 
