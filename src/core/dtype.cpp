@@ -10,7 +10,7 @@ size_t dtype_size(DType t) {
   switch (t) {
     case DType::f32: case DType::i32: case DType::u32: return 4;
     case DType::f16: case DType::bf16: return 2;
-    case DType::u8: case DType::boolean: return 1;
+    case DType::u8: case DType::boolean: case DType::q8_0: return 1;
     case DType::i64: return 8;
   }
   return 0;
@@ -26,6 +26,7 @@ std::string_view dtype_name(DType t) {
     case DType::u8: return "u8";
     case DType::i64: return "i64";
     case DType::boolean: return "bool";
+    case DType::q8_0: return "q8_0";
   }
   return "?";
 }

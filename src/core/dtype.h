@@ -6,7 +6,8 @@
 
 namespace mofa {
 
-enum class DType : uint8_t { f32, f16, bf16, i32, u32, u8, i64, boolean };
+// q8_0 is a KV-cache type of 34-byte blocks (core/kv_rows.h); its tensors count bytes.
+enum class DType : uint8_t { f32, f16, bf16, i32, u32, u8, i64, boolean, q8_0 };
 
 // Bytes per element.
 size_t dtype_size(DType t);

@@ -94,7 +94,9 @@ float Tensor::get_f32(int64_t i) const {
     case DType::u8: return static_cast<float>(data<uint8_t>()[i]);
     case DType::i64: return static_cast<float>(data<int64_t>()[i]);
     case DType::boolean: return data<uint8_t>()[i] ? 1.f : 0.f;
+    case DType::q8_0: break;  // blocks of codes and scales: no element is a value
   }
+  check_internal(false, "get_f32", "a q8_0 tensor's elements are bytes of blocks");
   return 0.f;
 }
 

@@ -27,6 +27,8 @@ const char* safetensors_dtype(DType t) {
       return "I64";
     case DType::boolean:
       return "BOOL";
+    case DType::q8_0:
+      break;  // a KV-cache type only
   }
   return "?";
 }

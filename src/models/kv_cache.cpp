@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/kv_rows.h"
 #include "models/model.h"
 
 namespace mofa::models {
@@ -10,7 +11,17 @@ DType kv_cache_type_from_name(const std::string& name, bool exact, const char* w
   if (name.empty()) return exact ? DType::f32 : DType::f16;
   if (name == "f32") return DType::f32;
   if (name == "f16") return DType::f16;
-  throw InvalidInput(std::string(what) + " '" + name + "' is not supported; supported: f32, f16");
+  if (name == "q8_0") return DType::q8_0;
+  throw InvalidInput(std::string(what) + " '" + name +
+                     "' is not supported; supported: f32, f16, q8_0");
+}
+
+void check_kv_cache_types(const KvCacheTypes& types, int64_t head_dim) {
+  for (DType t : {types.k, types.v})
+    if (!kv_row_fits(t, head_dim))
+      throw InvalidInput("a " + std::string(dtype_name(t)) + " KV cache cannot hold this model's " +
+                         "rows of " + std::to_string(head_dim) + " values per head" +
+                         (t == DType::q8_0 ? " (q8_0 needs a multiple of 32); use f16" : ""));
 }
 
 KvCache::KvCache(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim, int64_t max_capacity,
@@ -29,8 +40,7 @@ KvCache::KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim,
       v_(has_kv_.size()),
       state_(has_kv_.size()) {
   check_internal(state_shapes.size() == has_kv_.size(), "kv_cache", "state shapes per layer");
-  for (DType t : {types_.k, types_.v})
-    check_internal(t == DType::f32 || t == DType::f16, "kv_cache", "K/V type f32 or f16");
+  check_kv_cache_types(types_, head_dim);
   for (size_t i = 0; i < state_shapes.size(); ++i) {
     if (state_shapes[i].empty()) continue;
     state_[i] = Tensor::zeros(DType::f32, state_shapes[i]);
@@ -46,8 +56,8 @@ void KvCache::reserve(int64_t n, int64_t keep) {
   cap = std::min(std::max(cap, n), max_capacity_);
   keep = std::min(keep, capacity_);
   auto grow = [&](Tensor& t, DType type) {
-    Tensor bigger = Tensor::zeros(type, {n_kv_heads_, cap, head_dim_});
-    const size_t row = static_cast<size_t>(head_dim_) * dtype_size(type);
+    Tensor bigger = Tensor::zeros(type, {n_kv_heads_, cap, kv_row_units(type, head_dim_)});
+    const size_t row = kv_row_bytes(type, head_dim_);
     if (t.defined() && keep > 0) {
       for (int64_t h = 0; h < n_kv_heads_; ++h) {
         std::memcpy(static_cast<char*>(bigger.raw_mut()) + static_cast<size_t>(h * cap) * row,
@@ -67,8 +77,8 @@ void KvCache::reserve(int64_t n, int64_t keep) {
 
 size_t KvCache::bytes() const {
   size_t kv_layers = static_cast<size_t>(std::count(has_kv_.begin(), has_kv_.end(), true));
-  size_t out = kv_layers * static_cast<size_t>(n_kv_heads_ * capacity_ * head_dim_) *
-               (dtype_size(types_.k) + dtype_size(types_.v));
+  size_t out = kv_layers * static_cast<size_t>(n_kv_heads_ * capacity_) *
+               (kv_row_bytes(types_.k, head_dim_) + kv_row_bytes(types_.v, head_dim_));
   for (const auto* list : {&state_, &snapshot_})
     for (const Tensor& t : *list)
       if (t.defined()) out += t.nbytes();
@@ -119,21 +129,13 @@ void KvCache::append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_
   const int64_t kv_dim = n_kv_heads_ * head_dim_;
   auto write = [&](Tensor& cache, const Tensor& rows) {
     const float* src = rows.data<float>();
-    const bool half = cache.dtype() == DType::f16;
-    void* base = cache.raw_mut();
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t h = 0; h < n_kv_heads_; ++h) {
-        const int64_t dst = (h * capacity_ + n_past + t) * head_dim_;
-        const float* from = src + t * kv_dim + h * head_dim_;
-        if (half) {
-          uint16_t* to = static_cast<uint16_t*>(base) + dst;
-          for (int64_t c = 0; c < head_dim_; ++c) to[c] = f32_to_f16(from[c]);
-        } else {
-          std::memcpy(static_cast<float*>(base) + dst, from,
-                      static_cast<size_t>(head_dim_) * sizeof(float));
-        }
-      }
-    }
+    const DType type = cache.dtype();
+    const size_t row_bytes = kv_row_bytes(type, head_dim_);
+    char* base = static_cast<char*>(cache.raw_mut());
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t h = 0; h < n_kv_heads_; ++h)
+        kv_store_row(src + t * kv_dim + h * head_dim_, head_dim_, type,
+                     base + static_cast<size_t>(h * capacity_ + n_past + t) * row_bytes);
   };
   write(k_[layer], k);
   write(v_[layer], v);

@@ -14,18 +14,23 @@
 namespace mofa::models {
 
 // Element types of the key and value caches: f32 keeps attention exact; f16 (llama.cpp's and
-// Ollama's default) halves the cache's memory and the bytes a long context makes attention read.
+// Ollama's default) halves the cache's memory and the bytes a long context makes attention read;
+// q8_0 (int8 per block of 32 with an f16 scale, as llama.cpp's) takes 53% of f16's.
 struct KvCacheTypes {
   DType k = DType::f32;
   DType v = DType::f32;
 };
 
-// Parses a --cache-type-k/-v value: "f32", "f16", or "" for the default of the matmul mode (f32
-// with --exact, which computes as the reference does; else f16). Throws InvalidInput naming the
-// accepted ones.
+// Parses a --cache-type-k/-v value: "f32", "f16", "q8_0", or "" for the default of the matmul mode
+// (f32 with --exact, which computes as the reference does; else f16). Throws InvalidInput naming
+// the accepted ones.
 DType kv_cache_type_from_name(const std::string& name, bool exact, const char* what);
+// Throws InvalidInput when a cache of these types cannot hold rows of head_dim values (q8_0 needs
+// whole blocks of 32), naming the type and what to use instead.
+void check_kv_cache_types(const KvCacheTypes& types, int64_t head_dim);
 
-// Per-layer key/value caches, [n_kv_heads, capacity, head_dim] each in the types' dtypes.
+// Per-layer key/value caches, [n_kv_heads, capacity, kv_row_units(type, head_dim)] each in the
+// types' dtypes (core/kv_rows.h).
 // Capacity grows by doubling up to max_capacity, so a long context costs memory only when it is
 // used.
 //
@@ -54,7 +59,8 @@ class KvCache {
   Tensor& v(int64_t layer) { return v_[layer]; }
   const KvCacheTypes& types() const { return types_; }
   // Writes the keys and values of positions [n_past, n_past + n) of `layer`, given as [n,
-  // n_kv_heads * head_dim] f32 rows, into each head's block of the cache (rounded to f16 there).
+  // n_kv_heads * head_dim] f32 rows, into each head's block of the cache (rounded to f16 or
+  // quantized to q8_0 there).
   void append(int64_t layer, const Tensor& k, const Tensor& v, int64_t n_past, int64_t n);
   virtual size_t bytes() const;
 

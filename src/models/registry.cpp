@@ -34,6 +34,8 @@ std::vector<std::string> causal_lm_supported_types() {
 
 std::unique_ptr<CausalLM> causal_lm_create(const io::ModelConfig& cfg, const io::WeightStore& store,
                                            const ModelOptions& options) {
+  // A cache type the model's rows cannot take is refused at load, not at the first request.
+  if (cfg.head_dim > 0) check_kv_cache_types(options.kv_types, cfg.head_dim);
   for (const auto& [type, factory] : families())
     if (type == cfg.model_type) return factory(cfg, store, options);
   io::require_model_type(cfg.model_type, cfg.path, causal_lm_supported_types());

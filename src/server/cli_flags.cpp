@@ -5,13 +5,14 @@ namespace mofa::server {
 void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
   cmd->add_option(
          "--cache-type-k", *k,
-         "KV cache type of keys (also -ctk): f16 (default, as llama.cpp) or f32 (default with "
-         "--exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
+         "KV cache type of keys (also -ctk): f16 (default, as llama.cpp), f32 (default with "
+         "--exact) or q8_0 (int8 per 32 values, about half of f16's memory)")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
   cmd->add_option(
          "--cache-type-v", *v,
-         "KV cache type of values (also -ctv): f16 (default) or f32 (default with --exact)")
-      ->check(CLI::IsMember({"f32", "f16"}));
+         "KV cache type of values (also -ctv): f16 (default), f32 (default with --exact) or "
+         "q8_0")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
 }
 
 void add_mmap_flag(CLI::App* cmd, bool* mmap) {

@@ -22,7 +22,7 @@ struct ServeOptions {
   int queue_size = 64;
   bool exact = false;
   bool mmap = false;         // map weight files instead of reading them into huge-page memory
-  std::string cache_type_k;  // KV cache element types: f32 or f16 ("": f16, f32 with --exact)
+  std::string cache_type_k;  // KV cache types: f32, f16 or q8_0 ("": f16, f32 with --exact)
   std::string cache_type_v;
   int timeout_s = 600;
   std::string cors_origin;

@@ -26,12 +26,12 @@ struct WeightView {
 
 // The arguments of causal GQA attention; see ops::attention.
 struct AttentionArgs {
-  const float* q = nullptr;  // [m, n_heads, head_dim]
-  const void* k = nullptr;   // [n_kv_heads, capacity, head_dim] of k_type
-  const void* v = nullptr;   // [n_kv_heads, capacity, head_dim] of v_type
-  DType k_type = DType::f32;  // f32 or f16 (a half-size KV cache)
+  const float* q = nullptr;   // [m, n_heads, head_dim]
+  const void* k = nullptr;    // [n_kv_heads, capacity] rows of head_dim values of k_type
+  const void* v = nullptr;    // the same of v_type
+  DType k_type = DType::f32;  // f32, f16 or q8_0 (smaller KV caches; core/kv_rows.h)
   DType v_type = DType::f32;
-  float* out = nullptr;      // [m, n_heads, head_dim]
+  float* out = nullptr;  // [m, n_heads, head_dim]
   int64_t m = 0;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;

@@ -1,6 +1,7 @@
 #include <string>
 
 #include "core/kernels/dispatch.h"
+#include "core/kv_rows.h"
 #include "core/ops/check.h"
 #include "core/ops/ops.h"
 #include "core/profile.h"
@@ -8,9 +9,9 @@
 namespace mofa::ops {
 namespace {
 
-// A KV cache tensor: defined and contiguous, f32 or f16.
+// A KV cache tensor: defined and contiguous, f32, f16 or q8_0 (core/kv_rows.h).
 void check_cache(const char* op, const char* arg, const Tensor& t) {
-  if (t.defined() && t.dtype() == DType::f16) {
+  if (t.defined() && (t.dtype() == DType::f16 || t.dtype() == DType::q8_0)) {
     if (!t.is_contiguous()) detail::fail(op, std::string(arg) + " must be contiguous");
     return;
   }
@@ -25,14 +26,17 @@ kernels::AttentionArgs attention_args(const char* op, const Tensor& q, const Ten
   check_cache(op, "v", v);
   if (q.ndim() != 3)
     detail::fail(op, "q " + shape_str(q.shape()) + " must be [m, n_heads, head_dim]");
-  if (k.ndim() != 3 || k.shape() != v.shape())
+  if (k.ndim() != 3 || v.ndim() != 3 || k.dim(0) != v.dim(0) || k.dim(1) != v.dim(1))
     detail::fail(op, "k " + shape_str(k.shape()) + " and v " + shape_str(v.shape()) +
                          " must both be [n_kv_heads, capacity, head_dim]");
   const int64_t m = q.dim(0), n_heads = q.dim(1), head_dim = q.dim(2);
   const int64_t n_kv = k.dim(0), capacity = k.dim(1);
-  if (k.dim(2) != head_dim)
-    detail::fail(op, "k head_dim " + std::to_string(k.dim(2)) + " != q head_dim " +
-                         std::to_string(head_dim));
+  for (const Tensor* t : {&k, &v}) {
+    if (!kv_row_fits(t->dtype(), head_dim) || t->dim(2) != kv_row_units(t->dtype(), head_dim))
+      detail::fail(op, std::string(t == &k ? "k" : "v") + " " + shape_str(t->shape()) + " of " +
+                           std::string(dtype_name(t->dtype())) + " does not hold rows of q's " +
+                           std::to_string(head_dim) + " values");
+  }
   if (n_kv <= 0 || n_heads % n_kv != 0)
     detail::fail(op, "n_heads " + std::to_string(n_heads) + " is not a multiple of n_kv_heads " +
                          std::to_string(n_kv));

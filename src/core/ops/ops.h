@@ -69,7 +69,8 @@ void silu_mul(const Tensor& gate, const Tensor& up, Tensor& out);
 void add(const Tensor& a, const Tensor& b, Tensor& out);
 
 // Causal attention with grouped KV heads for m new query rows.
-// q: [m, n_heads, head_dim]; k, v: [n_kv_heads, capacity, head_dim] caches (f32 or f16) holding
+// q: [m, n_heads, head_dim]; k, v: [n_kv_heads, capacity, head_dim] caches (f32 or f16; q8_0
+// with a last dimension of kv_row_units, core/kv_rows.h) holding
 // n_past + m valid positions (the new rows already appended); query row i sits at position
 // n_past + i and sees positions [max(0, pos - window + 1), pos] (window 0 = unlimited).
 // out: [m, n_heads, head_dim]; it may alias q.

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "core/error.h"
+#include "core/kv_rows.h"
 #include "core/ops/ops.h"
 #include "core/thread_pool.h"
 
@@ -84,7 +86,8 @@ void InfLlmV2Keys::update(const Tensor& k_cache, int64_t n_same, int64_t n_keys,
 
 void InfLlmV2Keys::extend(Level& level, const Tensor& k_cache, int64_t n_same, int64_t n_keys,
                           int64_t size, int64_t stride) {
-  const int64_t n_kv = k_cache.dim(0), cap = k_cache.dim(1), d = k_cache.dim(2);
+  const int64_t n_kv = k_cache.dim(0), cap = k_cache.dim(1);
+  const int64_t d = kv_row_values(k_cache.dtype(), k_cache.dim(2));
   const int64_t want = infllm_v2_windows(n_keys, size, stride);
   const int64_t keep = std::min(level.n, infllm_v2_windows(n_same, size, stride));
   if (want <= keep) {
@@ -101,25 +104,22 @@ void InfLlmV2Keys::extend(Level& level, const Tensor& k_cache, int64_t n_same, i
     level.t = std::move(bigger);
   }
   const int64_t lcap = level.t.dim(1);
-  const bool half = k_cache.dtype() == DType::f16;  // an f16 KV cache (--cache-type-k f16)
-  const void* src = k_cache.raw();
+  const DType type = k_cache.dtype();  // f32, or f16/q8_0 (--cache-type-k)
+  const size_t row_bytes = kv_row_bytes(type, d);
+  const char* src = static_cast<const char*>(k_cache.raw());
   float* dst = level.t.data_mut<float>();
   const int64_t n_new = want - keep;
   // Entry j of head g: the mean of positions [j * stride, j * stride + size).
   auto compress = [&](int64_t b, int64_t e, int) {
+    std::vector<float> row(static_cast<size_t>(d));
     for (int64_t t = b; t < e; ++t) {
       const int64_t g = t / n_new, j = keep + t % n_new;
       float* out = dst + (g * lcap + j) * d;
       std::fill(out, out + d, 0.0f);
-      const int64_t first = (g * cap + j * stride) * d;
+      const int64_t first = g * cap + j * stride;
       for (int64_t r = 0; r < size; ++r) {
-        if (half) {
-          const uint16_t* row = static_cast<const uint16_t*>(src) + first + r * d;
-          for (int64_t c = 0; c < d; ++c) out[c] += f16_to_f32(row[c]);
-        } else {
-          const float* row = static_cast<const float*>(src) + first + r * d;
-          for (int64_t c = 0; c < d; ++c) out[c] += row[c];
-        }
+        kv_load_row(src + static_cast<size_t>(first + r) * row_bytes, d, type, row.data());
+        for (int64_t c = 0; c < d; ++c) out[c] += row[c];
       }
       for (int64_t c = 0; c < d; ++c) out[c] /= static_cast<float>(size);
     }

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/kernels/dispatch.h"
+#include "core/kv_rows.h"
 #include "core/ops/op_test_util.h"
 #include "core/ops/ops.h"
 
@@ -186,6 +187,56 @@ TEST_P(Attention, F16CacheEqualsItsWidenedValues) {
   }
 }
 
+// A q8_0 cache (--cache-type-k/v q8_0) is read as exactly its dequantized values, on both
+// backends and mixed with f32 or f16: the results equal those of an f32 cache holding them.
+TEST_P(Attention, Q8CacheEqualsItsDequantizedValues) {
+  const AttnCase c = GetParam();
+  if (c.head_dim % kQ8Block != 0) GTEST_SKIP() << "q8_0 rows are whole blocks of 32";
+  const int64_t cap = c.n_past + c.m + 3, rows = c.n_kv * cap;
+  const size_t row_bytes = kv_row_bytes(DType::q8_0, c.head_dim);
+  // A q8_0 cache of random rows, and an f32 cache of its dequantized values.
+  auto caches = [&](uint64_t seed) {
+    const auto values = test::random_floats(rows * c.head_dim, seed, -2, 2);
+    Tensor q8 = Tensor::zeros(DType::q8_0, {c.n_kv, cap, kv_row_units(DType::q8_0, c.head_dim)});
+    std::vector<float> back(values.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      char* row = static_cast<char*>(q8.raw_mut()) + static_cast<size_t>(r) * row_bytes;
+      kv_store_row(values.data() + r * c.head_dim, c.head_dim, DType::q8_0, row);
+      kv_load_row(row, c.head_dim, DType::q8_0, back.data() + r * c.head_dim);
+    }
+    return std::pair{q8, Tensor::from_f32(back, {c.n_kv, cap, c.head_dim})};
+  };
+  const auto [k8, k32] = caches(8);
+  const auto [v8, v32] = caches(9);
+  // An f16 cache of V's values beside it, and those values widened again.
+  const float* v_values = v32.data<float>();
+  const Tensor v16 = test::tensor_of(
+      DType::f16, std::vector<float>(v_values, v_values + v32.numel()), v32.shape());
+  std::vector<float> v16_values(static_cast<size_t>(v16.numel()));
+  for (int64_t i = 0; i < v16.numel(); ++i) v16_values[static_cast<size_t>(i)] = v16.get_f32(i);
+  const Tensor v16_32 = Tensor::from_f32(v16_values, v16.shape());
+  const Tensor q = Tensor::from_f32(test::random_floats(c.m * c.n_heads * c.head_dim, 7, -2, 2),
+                                    {c.m, c.n_heads, c.head_dim});
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  struct Mix {
+    const Tensor *k, *v, *k_values, *v_values;
+  };
+  for (const Mix& mix : {Mix{&k8, &v8, &k32, &v32}, Mix{&k8, &v32, &k32, &v32},
+                         Mix{&k32, &v8, &k32, &v32}, Mix{&k8, &v16, &k32, &v16_32}}) {
+    Tensor want, ref, out;
+    ops::attention(q, *mix.k_values, *mix.v_values, c.n_past, scale, c.window, want);
+    {
+      test::UseKernels use(kernels::reference_kernels());
+      ops::attention(q, *mix.k, *mix.v, c.n_past, scale, c.window, ref);
+    }
+    ops::attention(q, *mix.k, *mix.v, c.n_past, scale, c.window, out);
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      ASSERT_NEAR(out.data<float>()[i], want.data<float>()[i], 1e-6) << "at " << i;
+      ASSERT_NEAR(ref.data<float>()[i], want.data<float>()[i], 2e-5) << "at " << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Cases, Attention,
     ::testing::Values(AttnCase{1, 37, 6, 2, 64, 0}, AttnCase{9, 0, 4, 4, 40, 0},
@@ -208,7 +259,16 @@ TEST(AttentionOp, RejectsBadShapes) {
                InvalidInput);  // past capacity
   const Tensor kb = Tensor::zeros(DType::bf16, {2, 8, 16});
   EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {1, 4, 16}), kb, kb, 0, 1, 0, out),
-               InvalidInput);  // a cache is f32 or f16
+               InvalidInput);  // a cache is f32, f16 or q8_0
+  // q8_0 rows are whole blocks of 32 values: 34 bytes per block.
+  const Tensor q64 = Tensor::zeros(DType::f32, {1, 4, 64});
+  const Tensor k8 = Tensor::zeros(DType::q8_0, {2, 8, 68});
+  EXPECT_NO_THROW(ops::attention(q64, k8, k8, 0, 1, 0, out));
+  EXPECT_THROW(ops::attention(q64, Tensor::zeros(DType::q8_0, {2, 8, 64}), k8, 0, 1, 0, out),
+               InvalidInput);  // 64 bytes are not whole blocks of 64 values
+  const Tensor k8_16 = Tensor::zeros(DType::q8_0, {2, 8, 16});
+  EXPECT_THROW(ops::attention(Tensor::zeros(DType::f32, {1, 4, 16}), k8_16, k8_16, 0, 1, 0, out),
+               InvalidInput);  // 16 values are not a block
 }
 
 struct BlockAttnCase {

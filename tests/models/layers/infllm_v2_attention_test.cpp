@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/kv_rows.h"
 #include "core/ops/ops.h"
 #include "models/layers/infllm_v2_attention.h"
 
@@ -114,6 +115,36 @@ TEST(InfLlmV2Keys, GrowOneKeyAtATimeAsTheyWouldAllAtOnce) {
   for (int64_t j = 0; j < fresh.n1(); ++j)
     ASSERT_EQ(whole.k1().data<float>()[j * d], fresh.k1().data<float>()[j * d]) << j;
   EXPECT_GE(whole.bytes(), static_cast<size_t>(n_kv * (whole.n1() + whole.n2()) * d) * 4);
+}
+
+// The keys are pooled from an f16 or q8_0 cache (--cache-type-k) as from an f32 cache holding
+// the same values widened.
+TEST(InfLlmV2Keys, PoolAHalfOrQ8CacheAsItsWidenedValues) {
+  const InfLlmV2Config cfg = small_config();
+  const int64_t n_kv = 2, cap = 80, d = 64, n = 70;
+  const Tensor k = random_tensor({n_kv, cap, d}, 2);
+  for (DType type : {DType::f16, DType::q8_0}) {
+    SCOPED_TRACE(dtype_name(type).data());
+    const size_t row_bytes = kv_row_bytes(type, d);
+    Tensor cache = Tensor::zeros(type, {n_kv, cap, kv_row_units(type, d)});
+    Tensor widened = Tensor::zeros(DType::f32, {n_kv, cap, d});
+    for (int64_t r = 0; r < n_kv * cap; ++r) {
+      char* row = static_cast<char*>(cache.raw_mut()) + static_cast<size_t>(r) * row_bytes;
+      kv_store_row(k.data<float>() + r * d, d, type, row);
+      kv_load_row(row, d, type, widened.data_mut<float>() + r * d);
+    }
+    InfLlmV2Keys from_cache, from_f32;
+    from_cache.update(cache, 0, n, cfg);
+    from_f32.update(widened, 0, n, cfg);
+    ASSERT_EQ(from_cache.n1(), from_f32.n1());
+    ASSERT_EQ(from_cache.n2(), from_f32.n2());
+    for (const auto& [a, b] : {std::pair{&from_cache.k1(), &from_f32.k1()},
+                               std::pair{&from_cache.k2(), &from_f32.k2()}}) {
+      ASSERT_EQ(a->shape(), b->shape());
+      for (int64_t i = 0; i < a->numel(); ++i)
+        ASSERT_EQ(a->data<float>()[i], b->data<float>()[i]) << i;
+    }
+  }
 }
 
 struct SparseRun {

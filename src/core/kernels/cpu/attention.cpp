@@ -5,8 +5,9 @@
 // head_dim broadcast FMAs and no horizontal reduction. Keys stream in tiles of kTile with a
 // running max and sum per query (online softmax), so no score matrix is stored. Block-sparse
 // attention (InfLLM-v2) runs the same tiles over a row's chosen blocks only, one row per task.
-// An f16 cache is widened one tile at a time into per-thread scratch, so it is read from memory
-// at half the bytes and every score and sum is still computed in f32.
+// An f16 or q8_0 cache is widened one tile at a time into per-thread scratch, so it is read from
+// memory at half (f16) or about a quarter (q8_0) of f32's bytes, and every score and sum is still
+// computed in f32.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -16,9 +17,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/kernels/cpu/cpu_kernels.h"
+#include "core/kv_rows.h"
 #include "core/thread_pool.h"
 
 // foreach_target re-includes this file once per target; these types are defined once.
@@ -60,15 +63,35 @@ int64_t Lanes() {
   return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
 }
 
-// Elements [offset, offset + count) of a KV cache as f32: the cache itself when it is f32, else
-// widened from f16 into buf.
-HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t offset, int64_t count,
-                                  float* HWY_RESTRICT buf) {
-  if (type == DType::f32) return static_cast<const float*>(cache) + offset;
+// Rows [row0, row0 + n) of a KV cache of rows of hd values, as f32: the cache itself when it is
+// f32, else widened from f16 or dequantized from q8_0 into buf (n * hd floats).
+HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t hd, int64_t row0,
+                                  int64_t n, float* HWY_RESTRICT buf) {
+  if (type == DType::f32) return static_cast<const float*>(cache) + row0 * hd;
   const hn::ScalableTag<float> df;
-  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  const auto* src = static_cast<const hwy::float16_t*>(cache) + offset;
   const int64_t N = Lanes();
+  if (type == DType::q8_0) {
+    // A head's rows are consecutive whole blocks; kQ8Block is a multiple of every lane count.
+    const hn::Rebind<int8_t, decltype(df)> d8;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const uint8_t* block = static_cast<const uint8_t*>(cache) + row0 * kv_row_bytes(type, hd);
+    const int64_t blocks = n * hd / kQ8Block;
+    for (int64_t b = 0; b < blocks; ++b, block += kQ8BlockBytes) {
+      uint16_t scale;
+      std::memcpy(&scale, block, sizeof(scale));
+      const auto step = hn::Set(df, f16_to_f32(scale));
+      const int8_t* codes = reinterpret_cast<const int8_t*>(block + 2);
+      float* out = buf + b * kQ8Block;
+      for (int64_t c = 0; c < kQ8Block; c += N) {
+        const auto v = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, codes + c)));
+        hn::StoreU(hn::Mul(step, v), df, out + c);
+      }
+    }
+    return buf;
+  }
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const int64_t offset = row0 * hd, count = n * hd;
+  const auto* src = static_cast<const hwy::float16_t*>(cache) + offset;
   int64_t i = 0;
   for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, buf + i);
   const auto* bits = static_cast<const uint16_t*>(cache) + offset;
@@ -322,10 +345,10 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
 #endif
     const int64_t pos_lo = a.n_past + r0, pos_hi = a.n_past + r0 + nr - 1;
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
-    const int64_t head0 = kvh * a.capacity * hd;  // this KV head's first element
+    const int64_t head_row = kvh * a.capacity;  // this KV head's first row
     // One tile of keys [t0, t0 + nt) for every query of the task.
     auto tile = [&](int64_t t0, int64_t nt, bool masked) {
-      const float* kt = CacheRows(a.k, a.k_type, head0 + t0 * hd, nt * hd, scratch->kv.data());
+      const float* kt = CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data());
       if (nq <= 8 && N > 8) {
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
@@ -354,7 +377,7 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         for (; c < hd; ++c) aj[c] *= keep[j];
       }
       const float* vt =
-          CacheRows(a.v, a.v_type, head0 + t0 * hd, nt * hd, scratch->kv.data() + kTile * hd);
+          CacheRows(a.v, a.v_type, hd, head_row + t0, nt, scratch->kv.data() + kTile * hd);
       for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
         if (q_chunk == 1) {
           AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc);
@@ -369,9 +392,9 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     };
     auto prefetch_rows = [&](const void* cache, DType type, int64_t t0, int64_t nt) {
       if (nt <= 0) return;
-      const size_t size = dtype_size(type);
-      const char* p = static_cast<const char*>(cache) + (head0 + t0 * hd) * size;
-      for (size_t off = 0; off < static_cast<size_t>(nt * hd) * size; off += 64)
+      const size_t row_bytes = kv_row_bytes(type, hd);
+      const char* p = static_cast<const char*>(cache) + (head_row + t0) * row_bytes;
+      for (size_t off = 0; off < static_cast<size_t>(nt) * row_bytes; off += 64)
         __builtin_prefetch(p + off);
     };
     auto prefetch = [&](int64_t t0, int64_t nt) {
@@ -474,8 +497,8 @@ AttentionPlan make_plan(const AttentionArgs& a, int64_t lanes, int64_t threads) 
   p.group = a.n_heads / a.n_kv_heads;
   p.heads = p.group;
   // Rows of a block-sparse attention each have their own blocks: one row per task.
-  // An f16 cache is widened once per task and tile: twice the queries halve that work.
-  const int64_t queries = a.k_type == DType::f16 || a.v_type == DType::f16 ? 64 : 32;
+  // An f16 or q8_0 cache is widened once per task and tile: twice the queries halve that work.
+  const int64_t queries = a.k_type != DType::f32 || a.v_type != DType::f32 ? 64 : 32;
   p.rows =
       a.blocks != nullptr ? 1 : std::max<int64_t>(1, std::min<int64_t>(a.m, queries / p.group));
   p.n_blocks = (a.m + p.rows - 1) / p.rows;

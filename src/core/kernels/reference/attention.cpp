@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "core/kernels/reference/reference_kernels.h"
+#include "core/kv_rows.h"
 
 namespace mofa::kernels::reference {
 
@@ -12,6 +13,13 @@ void attention(const AttentionArgs& a) {
   std::vector<double> score(static_cast<size_t>(a.n_past + a.m));
   std::vector<char> seen(static_cast<size_t>(a.n_past + a.m));
   std::vector<double> acc(static_cast<size_t>(hd));
+  std::vector<float> row(static_cast<size_t>(hd));
+  // Row t of KV head g of a cache, widened to f32.
+  auto cache_row = [&](const void* cache, DType type, int64_t g, int64_t t) {
+    const size_t at = static_cast<size_t>(g * a.capacity + t) * kv_row_bytes(type, hd);
+    kv_load_row(static_cast<const char*>(cache) + at, hd, type, row.data());
+    return row.data();
+  };
   for (int64_t i = 0; i < a.m; ++i) {
     const int64_t pos = a.n_past + i;
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
@@ -30,13 +38,12 @@ void attention(const AttentionArgs& a) {
         }
       }
       const float* q = a.q + (i * a.n_heads + h) * hd;
-      const int64_t base = g * a.capacity * hd;
       double mx = -INFINITY;
       for (int64_t t = 0; t <= pos; ++t) {
         if (!seen[t]) continue;
+        const float* k = cache_row(a.k, a.k_type, g, t);
         double s = 0;
-        for (int64_t c = 0; c < hd; ++c)
-          s += static_cast<double>(q[c]) * load_f32(a.k, a.k_type, base + t * hd + c);
+        for (int64_t c = 0; c < hd; ++c) s += static_cast<double>(q[c]) * k[c];
         score[t] = s * a.scale;
         mx = std::max(mx, score[t]);
       }
@@ -46,7 +53,8 @@ void attention(const AttentionArgs& a) {
         if (!seen[t]) continue;
         const double p = std::exp(score[t] - mx);
         sum += p;
-        for (int64_t c = 0; c < hd; ++c) acc[c] += p * load_f32(a.v, a.v_type, base + t * hd + c);
+        const float* v = cache_row(a.v, a.v_type, g, t);
+        for (int64_t c = 0; c < hd; ++c) acc[c] += p * v[c];
       }
       float* o = a.out + (i * a.n_heads + h) * hd;
       for (int64_t c = 0; c < hd; ++c) o[c] = static_cast<float>(acc[c] / sum);
