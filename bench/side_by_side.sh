@@ -29,8 +29,9 @@
 #   --no-scaling         skip the 1-thread generation runs
 #   --rounds N           paired generation rounds per pair (default 5; 0 skips them)
 #   --float bf16|f16     float GGUF type paired with hf-bf16 (default bf16)
-#   --kv f16|f32         KV cache type of both engines (default f16, llama.cpp's default; ours
-#                        is then run with --cache-type-k/-v f16)
+#   --kv f16|f32|q8_0    KV cache type of both engines (default f16, llama.cpp's default; ours
+#                        is then run with --cache-type-k/-v f16; q8_0 is the same block layout
+#                        in both, and llama.cpp's flash attention is left on auto)
 #   --pure               quantize every GGUF tensor to Q4_0/Q8_0 (llama-quantize --pure): the
 #                        output head is then as narrow as MLX's, instead of llama.cpp's Q6_K default
 #   --pairs LIST         comma list of 4bit,8bit,bf16 (default all three)
@@ -97,7 +98,7 @@ case "$SHAPE" in
   *) echo "side_by_side: --shape '$SHAPE' is not qwen2.5-0.5b, qwen3-4b or tiny" >&2; exit 2 ;;
 esac
 case "$FLOAT" in bf16|f16) ;; *) echo "side_by_side: --float '$FLOAT' is not bf16 or f16" >&2; exit 2 ;; esac
-case "$KV" in f16|f32) ;; *) echo "side_by_side: --kv '$KV' is not f16 or f32" >&2; exit 2 ;; esac
+case "$KV" in f16|f32|q8_0) ;; *) echo "side_by_side: --kv '$KV' is not f16, f32 or q8_0" >&2; exit 2 ;; esac
 LLAMA_KV=(-ctk "$KV" -ctv "$KV")
 MOFA_KV=(--cache-type-k "$KV" --cache-type-v "$KV")
 for opt in threads:THREADS n-prompt:NP n-gen:NG reps:REPS depth:DEPTH seed:SEED rounds:ROUNDS; do
