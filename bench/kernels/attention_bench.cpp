@@ -1,7 +1,8 @@
 // Micro-benchmark of ops::attention for one decode step at a context depth: Qwen3-4B's layer
 // shape (32 query heads over 8 KV heads of 128 dims), f32 or f16 cache. Counter: GB/s of K/V
 // bytes read per call. The cache is cycled through copies larger than the last-level cache, as
-// a decode step reads each layer's cache from DRAM.
+// a decode step reads each layer's cache from DRAM. BM_attention_prefill times one 512-token
+// prefill of the same layer shape.
 // Run: mofa_kernel_bench --benchmark_filter=BM_attention (MOFA_THREADS sets the threads).
 #include <benchmark/benchmark.h>
 
@@ -57,6 +58,31 @@ BENCHMARK(BM_attention)
     ->ArgsProduct({{4096, 32768},
                    {static_cast<int64_t>(DType::f32), static_cast<int64_t>(DType::f16)}})
     ->ArgNames({"depth", "dt"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// One causal prefill of 512 tokens into an empty cache (args: cache dtype): the attention share of
+// pp512. Counter: query tokens per second.
+void BM_attention_prefill(benchmark::State& st) {
+  const int64_t m = 512, heads = 32, kv_heads = 8, hd = 128;
+  const DType type = static_cast<DType>(st.range(0));
+  const char* env = std::getenv("MOFA_THREADS");
+  thread_pool_set_threads(env ? std::atoi(env) : 2);
+  const Tensor k = random_cache(type, {kv_heads, m, hd}, 1);
+  const Tensor v = random_cache(type, {kv_heads, m, hd}, 2);
+  const Tensor q = random_cache(DType::f32, {m, heads, hd}, 3);
+  Tensor out = Tensor::zeros(DType::f32, {m, heads, hd});
+  for (auto _ : st) {
+    ops::attention(q, k, v, 0, 0.088f, 0, out);
+    benchmark::DoNotOptimize(out.data<float>());
+  }
+  st.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(m) * st.iterations(), benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_attention_prefill)
+    ->Arg(static_cast<int64_t>(DType::f16))
+    ->ArgName("dt")
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

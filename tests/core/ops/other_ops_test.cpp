@@ -243,7 +243,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{70, 100, 6, 2, 64, 16}, AttnCase{130, 0, 2, 1, 128, 0},
                       AttnCase{1, 300, 14, 2, 64, 32}, AttnCase{5, 3, 8, 1, 17, 4},
                       // Decode and prefill over a cache, group sizes 1, 2 and 7, head_dim 64,
-                      // 128 and odd ones, windows, key counts off the kernel's 64-key tiles.
+                      // 128 and odd ones, windows, key counts off the kernel's tiles of keys.
                       AttnCase{1, 200, 7, 1, 64, 0}, AttnCase{1, 129, 4, 2, 128, 0},
                       AttnCase{1, 90, 3, 3, 33, 0}, AttnCase{33, 70, 3, 3, 64, 0},
                       AttnCase{20, 150, 14, 2, 128, 0}, AttnCase{17, 65, 8, 4, 17, 0},
@@ -349,7 +349,7 @@ TEST_P(AttentionBlocks, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, AttentionBlocks,
                          // Decode and prefill rows, groups 1 to 16, blocks smaller and larger than
-                         // the kernel's 64-key tiles, fewer blocks than slots (padding) and more.
+                         // the kernel's tiles of keys, fewer blocks than slots (padding) and more.
                          ::testing::Values(BlockAttnCase{1, 300, 32, 2, 64, 16, 6},
                                            BlockAttnCase{1, 700, 8, 2, 128, 64, 5},
                                            BlockAttnCase{9, 40, 4, 2, 16, 8, 3},
@@ -361,7 +361,7 @@ TEST(AttentionScores, MatchReferenceForEveryGroupShape) {
   struct Case {
     int64_t m, n_heads, n_kv, head_dim, n_keys, capacity;
   };
-  // Decode and prefill rows, groups 1 to 32, key counts off the 64-key tiles and 1024-key chunks.
+  // Decode and prefill rows, groups 1 to 32, key counts off the tiles and the 1024-key chunks.
   for (const Case c :
        {Case{1, 32, 2, 128, 2500, 2600}, Case{7, 4, 2, 16, 33, 40}, Case{3, 6, 3, 17, 1, 5},
         Case{40, 16, 1, 64, 1100, 1100}, Case{2, 32, 1, 8, 65, 70}}) {

@@ -5,13 +5,15 @@
 // head_dim broadcast FMAs and no horizontal reduction. Keys stream in tiles of kTile with a
 // running max and sum per query (online softmax), so no score matrix is stored. Block-sparse
 // attention (InfLLM-v2) runs the same tiles over a row's chosen blocks only, one row per task.
-// An f16 or q8_0 cache is widened one tile at a time into per-thread scratch, so it is read from
-// memory at half (f16) or about a quarter (q8_0) of f32's bytes, and every score and sum is still
-// computed in f32.
+// An f16 cache is read at half of f32's bytes and a q8_0 one at about a quarter, and every score
+// and sum is still computed in f32: a decode step (a tile serving one pass of queries) widens f16
+// rows as it loads them; otherwise a tile is widened (or dequantized) once into per-thread
+// scratch and read by every pass.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include "hwy/cache_control.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
@@ -29,7 +31,7 @@
 #define MOFA_CPU_ATTENTION_SHARED
 namespace mofa::kernels::cpu {
 
-constexpr int64_t kTile = 64;  // keys per online-softmax step
+constexpr int64_t kTile = 32;  // keys per online-softmax step
 
 // How the work is cut into tasks; shared by every SIMD target.
 struct AttentionPlan {
@@ -45,7 +47,7 @@ struct AttentionPlan {
 // Per-thread scratch, grown on first use and kept.
 struct AttentionScratch {
   std::vector<float> qt, score, acc, stats, kv;  // kv: one f32 tile of keys, then of values
-  std::vector<float> qd;                         // decode queries, [head_dim / 4, lanes]
+  std::vector<float> qd;                         // decode queries, [head_dim / 4, up to 32 lanes]
 };
 
 }  // namespace mofa::kernels::cpu
@@ -56,27 +58,53 @@ namespace mofa::kernels::cpu {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-constexpr int64_t kKeys = 8;     // keys scored together (independent FMA chains)
+constexpr int64_t kKeys = 8;  // keys scored together (independent FMA chains)
+// How far ahead of the rows being read dense attention prefetches: 2-32 KB measured alike.
+constexpr int64_t kKvPrefetchBytes = 4096;
 constexpr int64_t kQueries = 8;  // queries accumulated together into V
 
 int64_t Lanes() {
   return static_cast<int64_t>(hn::Lanes(hn::ScalableTag<float>()));
 }
 
+HWY_INLINE float ToFloat(float x) {
+  return x;
+}
+HWY_INLINE float ToFloat(hwy::float16_t x) {
+  uint16_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return f16_to_f32(bits);
+}
+
+// Asks for the bytes [p + ahead, p + ahead + n) while p's are read. A long cache streams from
+// memory at a few bytes per cycle of compute; its lines are asked for a little at a time as the
+// rows ahead of them are read: a burst of a whole tile's lines at the tile's start left the
+// reads waiting on memory for half of a decode step's attention (f16, 4096 keys).
+HWY_INLINE void PrefetchBytes(const void* p, size_t n) {
+  for (size_t off = 0; off < n; off += 64) hwy::Prefetch(static_cast<const char*>(p) + off);
+}
+HWY_INLINE void PrefetchAhead(const void* p, size_t n, int64_t ahead) {
+  if (ahead > 0) PrefetchBytes(static_cast<const char*>(p) + ahead, n);
+}
+
 // Rows [row0, row0 + n) of a KV cache of rows of hd values, as f32: the cache itself when it is
-// f32, else widened from f16 or dequantized from q8_0 into buf (n * hd floats).
+// f32, else widened from f16 or dequantized from q8_0 into buf (n * hd floats). pf: prefetch
+// distance in bytes (0: none).
 HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t hd, int64_t row0,
-                                  int64_t n, float* HWY_RESTRICT buf) {
+                                  int64_t n, float* HWY_RESTRICT buf, int64_t pf) {
   if (type == DType::f32) return static_cast<const float*>(cache) + row0 * hd;
   const hn::ScalableTag<float> df;
   const int64_t N = Lanes();
+  const size_t row_bytes = kv_row_bytes(type, hd);
+  const char* first = static_cast<const char*>(cache) + row0 * row_bytes;
   if (type == DType::q8_0) {
     // A head's rows are consecutive whole blocks; kQ8Block is a multiple of every lane count.
     const hn::Rebind<int8_t, decltype(df)> d8;
     const hn::Rebind<int32_t, decltype(df)> di;
-    const uint8_t* block = static_cast<const uint8_t*>(cache) + row0 * kv_row_bytes(type, hd);
+    const uint8_t* block = reinterpret_cast<const uint8_t*>(first);
     const int64_t blocks = n * hd / kQ8Block;
     for (int64_t b = 0; b < blocks; ++b, block += kQ8BlockBytes) {
+      if (b % 2 == 0) PrefetchAhead(block, 2 * kQ8BlockBytes, pf);
       uint16_t scale;
       std::memcpy(&scale, block, sizeof(scale));
       const auto step = hn::Set(df, f16_to_f32(scale));
@@ -90,13 +118,39 @@ HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t hd, int
     return buf;
   }
   const hn::Rebind<hwy::float16_t, decltype(df)> dh;
-  const int64_t offset = row0 * hd, count = n * hd;
-  const auto* src = static_cast<const hwy::float16_t*>(cache) + offset;
-  int64_t i = 0;
-  for (; i + N <= count; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, src + i)), df, buf + i);
-  const auto* bits = static_cast<const uint16_t*>(cache) + offset;
-  for (; i < count; ++i) buf[i] = f16_to_f32(bits[i]);
+  const auto* src = reinterpret_cast<const hwy::float16_t*>(first);
+  for (int64_t r = 0; r < n; ++r) {
+    PrefetchAhead(src + r * hd, row_bytes, pf);
+    const hwy::float16_t* in = src + r * hd;
+    float* out = buf + r * hd;
+    int64_t c = 0;
+    for (; c + N <= hd; c += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, in + c)), df, out + c);
+    for (; c < hd; ++c) out[c] = ToFloat(in[c]);
+  }
   return buf;
+}
+
+// Vectors of a cache row read in place, f32 or f16 (widened as loaded).
+template <class D>
+HWY_INLINE hn::Vec<D> LoadRow(D d, const float* p) {
+  return hn::LoadU(d, p);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadRow(D d, const hwy::float16_t* p) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, D>(), p));
+}
+// Four consecutive values broadcast to every 128-bit block, f32 or f16.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadDup4(D d, const float* p) {
+  return hn::LoadDup128(d, p);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadDup4(D d, const hwy::float16_t* p) {
+  const hn::Rebind<hwy::float16_t, D> dh;
+  const hn::Repartition<uint64_t, decltype(dh)> du64;
+  uint64_t bits;
+  std::memcpy(&bits, p, sizeof(bits));
+  return hn::PromoteTo(d, hn::BitCast(dh, hn::Set(du64, bits)));
 }
 
 // score[t * qs + j] for keys t of the tile and the query vector at column j0 (Lanes(d)):
@@ -145,110 +199,141 @@ HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT k, int64_t nt, int64_t 
 }
 
 #if HWY_TARGET != HWY_SCALAR
-// Decode scores when the task's nq queries fit one vector at four lanes each (4 * nq <= lanes)
-// and head_dim is a multiple of 4. Block b of a vector holds query b's partial sums over four
-// dims, and a key's four consecutive dims are broadcast to every block (LoadDup128), so a key
-// costs head_dim / 4 FMAs where ScoreTile, with queries across lanes, spends head_dim on a group
-// of at most 8 queries. qd is [hd / 4, lanes]: lane 4b + i of row r is query b's dim 4r + i,
-// scaled; lanes of missing queries are zero. Writes score[t * qs + j] for j < 8 (0 past nq).
-HWY_INLINE void ScoreTileDecode(const float* HWY_RESTRICT k, int64_t nt, int64_t hd,
+// Decode scores for up to 8 queries at four lanes each, NV vectors of them (4 * nq <= NV * lanes),
+// head_dim a multiple of 4. Block b of vector v holds query (v * lanes / 4 + b)'s partial sums
+// over four dims, and a key's four consecutive dims are broadcast to every block (LoadDup4),
+// so a key costs NV * head_dim / 4 FMAs with every lane in use, where ScoreTile, with queries
+// across lanes, spends head_dim on a group of at most 8 queries (half of them padding for a GQA
+// group of 4 on AVX2). KK keys go together for independent FMA chains. qd is [hd / 4, NV *
+// lanes]: lane 4b + i of vector v of row r is that query's dim 4r + i, scaled; lanes of missing
+// queries are zero. Writes score[t * qs + j] for j < nq; the caller keeps the padding columns
+// up to 8 finite. Keys are f32 or f16, read in place; pf: prefetch distance in bytes.
+template <int NV, typename T>
+HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
                                 const float* HWY_RESTRICT qd, int64_t nq, int64_t qs,
-                                float* HWY_RESTRICT score) {
+                                float* HWY_RESTRICT score, int64_t pf) {
   const hn::ScalableTag<float> d;
-  const int64_t N = Lanes();
+  using V = decltype(hn::Zero(d));
+  const int64_t N = Lanes(), row = NV * N, per_vec = N / 4;
   alignas(64) float sums[HWY_MAX_BYTES / sizeof(float)];
-  // Every lane of block b ends with block b's sum; lane 4b is read out per query.
-  auto store = [&](decltype(hn::Zero(d)) s, int64_t t) {
+  // Every lane of block b ends with block b's sum; lane 4b is read out per query. By value, so
+  // the accumulators stay in registers.
+  auto store = [&](V s, int64_t t, int v) HWY_ATTR {
+    float* out = score + t * qs;
     s = hn::Add(s, hn::Shuffle2301(s));
     s = hn::Add(s, hn::Shuffle1032(s));
     hn::StoreU(s, d, sums);
-    float* out = score + t * qs;
-    for (int64_t j = 0; j < 8; ++j) out[j] = j < nq ? sums[4 * j] : 0.0f;
+    for (int64_t b = 0; b < per_vec && v * per_vec + b < nq; ++b)
+      out[v * per_vec + b] = sums[4 * b];
   };
+  // Eight accumulators: slot u is key u / NV's vector u % NV. Named, not an array, so that GCC
+  // keeps them in registers (an array of them was stored back to the stack every step).
+  constexpr int KK = 8 / NV;
   int64_t t = 0;
-  for (; t + 4 <= nt; t += 4) {
-    const float* kr = k + t * hd;
-    auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  for (; t + KK <= nt; t += KK) {
+    const T* kr = k + t * hd;
+    PrefetchAhead(kr, static_cast<size_t>(KK * hd) * sizeof(T), pf);
+    V s0 = hn::Zero(d), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
     for (int64_t c = 0; c < hd; c += 4) {
-      const auto q = hn::LoadU(d, qd + c / 4 * N);
-      s0 = hn::MulAdd(hn::LoadDup128(d, kr + c), q, s0);
-      s1 = hn::MulAdd(hn::LoadDup128(d, kr + hd + c), q, s1);
-      s2 = hn::MulAdd(hn::LoadDup128(d, kr + 2 * hd + c), q, s2);
-      s3 = hn::MulAdd(hn::LoadDup128(d, kr + 3 * hd + c), q, s3);
+      const float* qc = qd + c / 4 * row;
+      const V q0 = hn::LoadU(d, qc);
+      const V q1 = NV > 1 ? hn::LoadU(d, qc + N) : q0;
+      const V q2 = NV > 2 ? hn::LoadU(d, qc + 2 * N) : q0;
+      const V q3 = NV > 2 ? hn::LoadU(d, qc + 3 * N) : q0;
+      const V k0 = LoadDup4(d, kr + c);
+      const V k1 = LoadDup4(d, kr + (1 / NV) * hd + c);
+      const V k2 = LoadDup4(d, kr + (2 / NV) * hd + c);
+      const V k3 = LoadDup4(d, kr + (3 / NV) * hd + c);
+      const V k4 = LoadDup4(d, kr + (4 / NV) * hd + c);
+      const V k5 = LoadDup4(d, kr + (5 / NV) * hd + c);
+      const V k6 = LoadDup4(d, kr + (6 / NV) * hd + c);
+      const V k7 = LoadDup4(d, kr + (7 / NV) * hd + c);
+      auto q = [&](int v) HWY_ATTR { return v == 0 ? q0 : v == 1 ? q1 : v == 2 ? q2 : q3; };
+      s0 = hn::MulAdd(k0, q(0 % NV), s0);
+      s1 = hn::MulAdd(k1, q(1 % NV), s1);
+      s2 = hn::MulAdd(k2, q(2 % NV), s2);
+      s3 = hn::MulAdd(k3, q(3 % NV), s3);
+      s4 = hn::MulAdd(k4, q(4 % NV), s4);
+      s5 = hn::MulAdd(k5, q(5 % NV), s5);
+      s6 = hn::MulAdd(k6, q(6 % NV), s6);
+      s7 = hn::MulAdd(k7, q(7 % NV), s7);
     }
-    store(s0, t);
-    store(s1, t + 1);
-    store(s2, t + 2);
-    store(s3, t + 3);
+    store(s0, t + 0 / NV, 0 % NV);
+    store(s1, t + 1 / NV, 1 % NV);
+    store(s2, t + 2 / NV, 2 % NV);
+    store(s3, t + 3 / NV, 3 % NV);
+    store(s4, t + 4 / NV, 4 % NV);
+    store(s5, t + 5 / NV, 5 % NV);
+    store(s6, t + 6 / NV, 6 % NV);
+    store(s7, t + 7 / NV, 7 % NV);
   }
   for (; t < nt; ++t) {
-    const float* kr = k + t * hd;
-    auto s0 = hn::Zero(d);
-    for (int64_t c = 0; c < hd; c += 4)
-      s0 = hn::MulAdd(hn::LoadDup128(d, kr + c), hn::LoadU(d, qd + c / 4 * N), s0);
-    store(s0, t);
+    const T* kr = k + t * hd;
+    for (int v = 0; v < NV; ++v) {
+      V s = hn::Zero(d);
+      for (int64_t c = 0; c < hd; c += 4)
+        s = hn::MulAdd(LoadDup4(d, kr + c), hn::LoadU(d, qd + c / 4 * row + v * N), s);
+      store(s, t, v);
+    }
   }
 }
 #endif
 
-// acc[j][c] += sum over t of p[t][j] * v[t][c] for the kQ queries from column j0 (kQ is 1, 2, 4
-// or 8, so a decode step of one or two heads per KV head does not pay for eight).
-template <int kQ>
-HWY_INLINE void AccumulateTile(const float* HWY_RESTRICT v, int64_t nt, int64_t hd,
-                               const float* HWY_RESTRICT p, int64_t qs, int64_t j0,
-                               float* HWY_RESTRICT acc) {
-  static_assert(kQ == 1 || kQ == 2 || kQ == 4 || kQ == 8);
+// acc[j][c] += sum over t of p[t][j] * v[t][c] for dims [c0, c0 + kC * lanes) of the kQ queries
+// from column j0 (a = acc + j0 * hd, pj = p + j0): kQ * kC accumulators stay in registers over
+// the tile's keys. v is f32 or f16, read in place; pf: prefetch distance in bytes (0: none).
+template <int kQ, int kC, typename T>
+HWY_INLINE void AccumulatePass(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
+                               const float* HWY_RESTRICT pj, int64_t qs, int64_t c0,
+                               float* HWY_RESTRICT a, int64_t pf) {
   const hn::ScalableTag<float> d;
+  using V = decltype(hn::Zero(d));
+  const int64_t N = Lanes();
+  V acc[kQ][kC];
+  HWY_UNROLL(8)
+  for (int j = 0; j < kQ; ++j)
+    for (int u = 0; u < kC; ++u) acc[j][u] = hn::LoadU(d, a + j * hd + c0 + u * N);
+  for (int64_t t = 0; t < nt; ++t) {
+    const T* vt = v + t * hd + c0;
+    const float* pt = pj + t * qs;
+    PrefetchAhead(v + t * hd, static_cast<size_t>(hd) * sizeof(T), pf);
+    V x[kC];
+    HWY_UNROLL(8)
+    for (int u = 0; u < kC; ++u) x[u] = LoadRow(d, vt + u * N);
+    HWY_UNROLL(8)
+    for (int j = 0; j < kQ; ++j) {
+      const V p = hn::Set(d, pt[j]);
+      HWY_UNROLL(8)
+      for (int u = 0; u < kC; ++u) acc[j][u] = hn::MulAdd(p, x[u], acc[j][u]);
+    }
+  }
+  HWY_UNROLL(8)
+  for (int j = 0; j < kQ; ++j)
+    for (int u = 0; u < kC; ++u) hn::StoreU(acc[j][u], d, a + j * hd + c0 + u * N);
+}
+
+// acc[j][c] += sum over t of p[t][j] * v[t][c] for the kQ queries from column j0 (kQ is 1, 2, 4
+// or 8, so a decode step of one or two heads per KV head does not pay for eight). Each pass
+// keeps eight accumulators (kQ queries times 8 / kQ vectors of dims), so a loaded row of V and a
+// broadcast weight each serve several FMAs.
+template <int kQ, typename T>
+HWY_INLINE void AccumulateTile(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
+                               const float* HWY_RESTRICT p, int64_t qs, int64_t j0,
+                               float* HWY_RESTRICT acc, int64_t pf) {
+  static_assert(kQ == 1 || kQ == 2 || kQ == 4 || kQ == 8);
+  constexpr int kC = 8 / kQ;
   const int64_t N = Lanes();
   float* a = acc + j0 * hd;
   const float* pj = p + j0;
   int64_t c = 0;
-  for (; c + N <= hd; c += N) {
-    auto a0 = hn::LoadU(d, a + c), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    if constexpr (kQ >= 2) a1 = hn::LoadU(d, a + hd + c);
-    if constexpr (kQ >= 4) {
-      a2 = hn::LoadU(d, a + 2 * hd + c);
-      a3 = hn::LoadU(d, a + 3 * hd + c);
-    }
-    if constexpr (kQ >= 8) {
-      a4 = hn::LoadU(d, a + 4 * hd + c);
-      a5 = hn::LoadU(d, a + 5 * hd + c);
-      a6 = hn::LoadU(d, a + 6 * hd + c);
-      a7 = hn::LoadU(d, a + 7 * hd + c);
-    }
-    for (int64_t t = 0; t < nt; ++t) {
-      const auto x = hn::LoadU(d, v + t * hd + c);
-      const float* pt = pj + t * qs;
-      a0 = hn::MulAdd(hn::Set(d, pt[0]), x, a0);
-      if constexpr (kQ >= 2) a1 = hn::MulAdd(hn::Set(d, pt[1]), x, a1);
-      if constexpr (kQ >= 4) {
-        a2 = hn::MulAdd(hn::Set(d, pt[2]), x, a2);
-        a3 = hn::MulAdd(hn::Set(d, pt[3]), x, a3);
-      }
-      if constexpr (kQ >= 8) {
-        a4 = hn::MulAdd(hn::Set(d, pt[4]), x, a4);
-        a5 = hn::MulAdd(hn::Set(d, pt[5]), x, a5);
-        a6 = hn::MulAdd(hn::Set(d, pt[6]), x, a6);
-        a7 = hn::MulAdd(hn::Set(d, pt[7]), x, a7);
-      }
-    }
-    hn::StoreU(a0, d, a + c);
-    if constexpr (kQ >= 2) hn::StoreU(a1, d, a + hd + c);
-    if constexpr (kQ >= 4) {
-      hn::StoreU(a2, d, a + 2 * hd + c);
-      hn::StoreU(a3, d, a + 3 * hd + c);
-    }
-    if constexpr (kQ >= 8) {
-      hn::StoreU(a4, d, a + 4 * hd + c);
-      hn::StoreU(a5, d, a + 5 * hd + c);
-      hn::StoreU(a6, d, a + 6 * hd + c);
-      hn::StoreU(a7, d, a + 7 * hd + c);
-    }
-  }
+  // Only the first pass prefetches: it brings the tile's rows, the later ones find them cached.
+  for (; c + kC * N <= hd; c += kC * N)
+    AccumulatePass<kQ, kC>(v, nt, hd, pj, qs, c, a, c == 0 ? pf : 0);
+  for (; c + N <= hd; c += N) AccumulatePass<kQ, 1>(v, nt, hd, pj, qs, c, a, c == 0 ? pf : 0);
   for (; c < hd; ++c) {  // head_dim not a multiple of the vector length
     for (int64_t j = 0; j < kQ; ++j) {
       float s = a[j * hd + c];
-      for (int64_t t = 0; t < nt; ++t) s += pj[t * qs + j] * v[t * hd + c];
+      for (int64_t t = 0; t < nt; ++t) s += pj[t * qs + j] * ToFloat(v[t * hd + c]);
       a[j * hd + c] = s;
     }
   }
@@ -334,35 +419,77 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
       sum[j] = 0.0f;
     }
     std::fill(acc, acc + qs * hd, 0.0f);
-#if HWY_TARGET != HWY_SCALAR
-    const bool decode_scores = N > 8 && 4 * nq <= N && hd % 4 == 0;
+    // Vectors of four-lane query blocks a decode step's scores need (1, 2 or 4).
+    [[maybe_unused]] int64_t nv = (4 * nq + N - 1) / N;
+    if (nv == 3) nv = 4;
+    const bool decode_scores = HWY_TARGET != HWY_SCALAR && N >= 8 && nq <= 8 && hd % 4 == 0;
     if (decode_scores) {
+      // Padding queries' scores are never written by ScoreTileDecode: zero, then whatever finite
+      // weights SoftmaxStep leaves there.
+      for (int64_t t = 0; t < kTile; ++t)
+        for (int64_t j = nq; j < 8; ++j) score[t * qs + j] = 0.0f;
       float* qd = scratch->qd.data();
-      std::fill(qd, qd + hd / 4 * N, 0.0f);
+      const int64_t row = nv * N;
+      std::fill(qd, qd + hd / 4 * row, 0.0f);
       for (int64_t j = 0; j < nq; ++j)
-        for (int64_t c = 0; c < hd; ++c) qd[c / 4 * N + 4 * j + c % 4] = qt[c * qs + j];
+        for (int64_t c = 0; c < hd; ++c) qd[c / 4 * row + 4 * j + c % 4] = qt[c * qs + j];
     }
-#endif
     const int64_t pos_lo = a.n_past + r0, pos_hi = a.n_past + r0 + nr - 1;
     const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos_lo - a.window + 1) : 0;
     const int64_t head_row = kvh * a.capacity;  // this KV head's first row
+    // Dense decode streams each KV head's rows once: they are prefetched as they are read, a
+    // fixed distance ahead (block-sparse rows jump between blocks; their next block is asked for
+    // whole instead).
+    const int64_t pf = a.blocks == nullptr ? kKvPrefetchBytes : 0;
+    // f16 and f32 rows are read in place where a tile serves one pass of queries; otherwise
+    // (and for q8_0) a tile is widened once into scratch and read by every pass.
+    [[maybe_unused]] const bool k_in_place = decode_scores && a.k_type != DType::q8_0;
+    const bool v_in_place = nq8 == q_chunk && a.v_type != DType::q8_0;
     // One tile of keys [t0, t0 + nt) for every query of the task.
     auto tile = [&](int64_t t0, int64_t nt, bool masked) {
-      const float* kt = CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data());
-      if (nq <= 8 && N > 8) {
+      if (nq <= 8 && N >= 8) {
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
 #if HWY_TARGET != HWY_SCALAR
-        if (decode_scores) {
-          ScoreTileDecode(kt, nt, hd, scratch->qd.data(), nq, qs, score);
+        if (k_in_place) {
+          const float* qd = scratch->qd.data();
+          auto scores = [&](auto elem) HWY_ATTR {
+            using T = decltype(elem);
+            const T* kt = static_cast<const T*>(a.k) + (head_row + t0) * hd;
+            if (nv == 1) {
+              ScoreTileDecode<1>(kt, nt, hd, qd, nq, qs, score, pf);
+            } else if (nv == 2) {
+              ScoreTileDecode<2>(kt, nt, hd, qd, nq, qs, score, pf);
+            } else {
+              ScoreTileDecode<4>(kt, nt, hd, qd, nq, qs, score, pf);
+            }
+          };
+          if (a.k_type == DType::f16)
+            scores(hwy::float16_t{});
+          else
+            scores(float{});
         } else {
-          ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
+          const float* kt = CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf);
+          if (decode_scores) {
+            const float* qd = scratch->qd.data();
+            if (nv == 1) {
+              ScoreTileDecode<1>(kt, nt, hd, qd, nq, qs, score, 0);
+            } else if (nv == 2) {
+              ScoreTileDecode<2>(kt, nt, hd, qd, nq, qs, score, 0);
+            } else {
+              ScoreTileDecode<4>(kt, nt, hd, qd, nq, qs, score, 0);
+            }
+          } else {
+            ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
+          }
         }
 #else
-        ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
+        ScoreTile(d8, CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf), nt,
+                  hd, qt, qs, 0, score);
 #endif
         SoftmaxStep(d8, nt, t0, masked, qs, 0, lo_f, hi_f, score, mx, sum, keep);
       } else {
+        const float* kt = CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf);
         for (int64_t j0 = 0; j0 < qs; j0 += N) {
           ScoreTile(d, kt, nt, hd, qt, qs, j0, score);
           SoftmaxStep(d, nt, t0, masked, qs, j0, lo_f, hi_f, score, mx, sum, keep);
@@ -376,30 +503,36 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         for (; c + N <= hd; c += N) hn::StoreU(hn::Mul(kv, hn::LoadU(d, aj + c)), d, aj + c);
         for (; c < hd; ++c) aj[c] *= keep[j];
       }
-      const float* vt =
-          CacheRows(a.v, a.v_type, hd, head_row + t0, nt, scratch->kv.data() + kTile * hd);
-      for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
-        if (q_chunk == 1) {
-          AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc);
-        } else if (q_chunk == 2) {
-          AccumulateTile<2>(vt, nt, hd, score, qs, j0, acc);
-        } else if (q_chunk == 4) {
-          AccumulateTile<4>(vt, nt, hd, score, qs, j0, acc);
-        } else {
-          AccumulateTile<kQueries>(vt, nt, hd, score, qs, j0, acc);
+      auto accumulate = [&](const auto* vt, int64_t vpf) HWY_ATTR {
+        for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
+          if (q_chunk == 1) {
+            AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc, vpf);
+          } else if (q_chunk == 2) {
+            AccumulateTile<2>(vt, nt, hd, score, qs, j0, acc, vpf);
+          } else if (q_chunk == 4) {
+            AccumulateTile<4>(vt, nt, hd, score, qs, j0, acc, vpf);
+          } else {
+            AccumulateTile<kQueries>(vt, nt, hd, score, qs, j0, acc, vpf);
+          }
         }
+      };
+      const int64_t v0 = (head_row + t0) * hd;
+      if (v_in_place && a.v_type == DType::f16) {
+        accumulate(static_cast<const hwy::float16_t*>(a.v) + v0, pf);
+      } else if (v_in_place) {
+        accumulate(static_cast<const float*>(a.v) + v0, pf);
+      } else {
+        accumulate(
+            CacheRows(a.v, a.v_type, hd, head_row + t0, nt, scratch->kv.data() + kTile * hd, pf),
+            int64_t{0});
       }
     };
-    auto prefetch_rows = [&](const void* cache, DType type, int64_t t0, int64_t nt) {
-      if (nt <= 0) return;
-      const size_t row_bytes = kv_row_bytes(type, hd);
-      const char* p = static_cast<const char*>(cache) + (head_row + t0) * row_bytes;
-      for (size_t off = 0; off < static_cast<size_t>(nt) * row_bytes; off += 64)
-        __builtin_prefetch(p + off);
-    };
     auto prefetch = [&](int64_t t0, int64_t nt) {
-      prefetch_rows(a.k, a.k_type, t0, nt);
-      prefetch_rows(a.v, a.v_type, t0, nt);
+      for (const auto& [cache, type] : {std::pair{a.k, a.k_type}, std::pair{a.v, a.v_type}}) {
+        const size_t row_bytes = kv_row_bytes(type, hd);
+        PrefetchBytes(static_cast<const char*>(cache) + (head_row + t0) * row_bytes,
+                      static_cast<size_t>(nt) * row_bytes);
+      }
     };
     if (a.blocks != nullptr) {
       // One row per task (the plan's rows is 1): its blocks, cut at its position, need no mask.
@@ -418,9 +551,6 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     } else {
       for (int64_t t0 = lo; t0 <= pos_hi; t0 += kTile) {
         const int64_t nt = std::min<int64_t>(kTile, pos_hi + 1 - t0);
-        // Long caches are read from memory: ask for the tile after next while this one is computed.
-        const int64_t ahead = t0 + nt + kTile;
-        prefetch(ahead, std::min<int64_t>(kTile, pos_hi + 1 - ahead));
         // Keys outside a query's window only occur near the diagonal or the window's edge.
         const bool masked = t0 + nt - 1 > pos_lo || (a.window > 0 && t0 < pos_hi - a.window + 1);
         tile(t0, nt, masked);
@@ -527,7 +657,7 @@ void attention(const AttentionArgs& args) {
     if (scratch.score.size() < size_t{kTile} * qs) scratch.score.resize(size_t{kTile} * qs);
     if (scratch.stats.size() < 5 * qs) scratch.stats.resize(5 * qs);
     if (scratch.kv.size() < 2 * kTile * hd) scratch.kv.resize(2 * kTile * hd);
-    const size_t qd_size = hd * static_cast<size_t>(lanes);
+    const size_t qd_size = hd * static_cast<size_t>(std::max<int64_t>(lanes, 8));
     if (scratch.qd.size() < qd_size) scratch.qd.resize(qd_size);
     HWY_DYNAMIC_DISPATCH(AttendTasks)(args, plan, b, e, &scratch);
   });
