@@ -1,5 +1,5 @@
 // Micro-benchmark of ops::attention for one decode step at a context depth: Qwen3-4B's layer
-// shape (32 query heads over 8 KV heads of 128 dims), f32 or f16 cache. Counter: GB/s of K/V
+// shape (32 query heads over 8 KV heads of 128 dims), f32, f16 or q8_0 cache. Counter: GB/s of K/V
 // bytes read per call. The cache is cycled through copies larger than the last-level cache, as
 // a decode step reads each layer's cache from DRAM. BM_attention_prefill times one 512-token
 // prefill of the same layer shape.
@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "core/kv_rows.h"
 #include "core/ops/ops.h"
 #include "core/thread_pool.h"
 
@@ -22,6 +23,15 @@ Tensor random_cache(DType type, const Shape& shape, uint32_t seed) {
   Tensor f = Tensor::zeros(DType::f32, shape);
   for (int64_t i = 0; i < f.numel(); ++i) f.data_mut<float>()[i] = d(rng);
   if (type == DType::f32) return f;
+  if (type == DType::q8_0) {
+    const int64_t hd = shape.back(), rows = f.numel() / hd;
+    Tensor q = Tensor::zeros(DType::q8_0, {shape[0], shape[1], kv_row_units(type, hd)});
+    const size_t row_bytes = kv_row_bytes(type, hd);
+    for (int64_t r = 0; r < rows; ++r)
+      kv_store_row(f.data<float>() + r * hd, hd, type,
+                   static_cast<char*>(q.raw_mut()) + static_cast<size_t>(r) * row_bytes);
+    return q;
+  }
   Tensor h = Tensor::zeros(DType::f16, shape);
   for (int64_t i = 0; i < f.numel(); ++i)
     h.data_mut<uint16_t>()[i] = f32_to_f16(f.data<float>()[i]);
@@ -56,7 +66,8 @@ void BM_attention(benchmark::State& st) {
 
 BENCHMARK(BM_attention)
     ->ArgsProduct({{4096, 32768},
-                   {static_cast<int64_t>(DType::f32), static_cast<int64_t>(DType::f16)}})
+                   {static_cast<int64_t>(DType::f32), static_cast<int64_t>(DType::f16),
+                    static_cast<int64_t>(DType::q8_0)}})
     ->ArgNames({"depth", "dt"})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
