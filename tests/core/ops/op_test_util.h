@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/kernels/dispatch.h"
+#include "core/kv_rows.h"
 #include "core/tensor.h"
 #include "core/weight.h"
 
@@ -21,8 +22,18 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0
   return v;
 }
 
-// A contiguous tensor of dtype t holding `values` rounded to t.
+// A contiguous tensor of dtype t holding `values` rounded to t. q8_0 makes a KV cache: each row
+// of the last dimension quantized as the cache stores it (that dimension then counts bytes).
 inline Tensor tensor_of(DType t, const std::vector<float>& values, Shape shape) {
+  if (t == DType::q8_0) {
+    const int64_t n = shape.back(), rows = static_cast<int64_t>(values.size()) / n;
+    shape.back() = kv_row_units(t, n);
+    Tensor out = Tensor::zeros(t, std::move(shape));
+    for (int64_t r = 0; r < rows; ++r)
+      kv_store_row(values.data() + r * n, n, t,
+                   static_cast<char*>(out.raw_mut()) + static_cast<size_t>(r) * kv_row_bytes(t, n));
+    return out;
+  }
   Tensor out = Tensor::zeros(t, std::move(shape));
   for (size_t i = 0; i < values.size(); ++i) {
     if (t == DType::f32)

@@ -70,22 +70,26 @@ TEST(Targets, EveryTargetMatchesReference) {
     }
     ops::attention(q, k, v, 9, 0.2f, 5, out);
     EXPECT_LE(max_rel_err(out, ref), 1e-5);
-    // Decode steps over an f16 cache, GQA groups of 1, 4 and 7 (one, two or four vectors of
-    // query blocks on 8 lanes), 71 keys: whole tiles and a partial one.
-    for (const int64_t group : {1, 4, 7}) {
-      const int64_t dh = 2 * group, dkv = 2, dcap = 80;
-      const Tensor dq = Tensor::from_f32(test::random_floats(dh * hd, 11), {1, dh, hd});
-      const Tensor dk =
-          test::tensor_of(DType::f16, test::random_floats(dkv * dcap * hd, 12), {dkv, dcap, hd});
-      const Tensor dv =
-          test::tensor_of(DType::f16, test::random_floats(dkv * dcap * hd, 13), {dkv, dcap, hd});
-      Tensor d_ref, d_out;
-      {
-        test::UseKernels use(kernels::reference_kernels());
-        ops::attention(dq, dk, dv, 70, 0.2f, 0, d_ref);
+    // Decode steps over an f16 and a q8_0 cache (rows read in place), GQA groups of 1, 4 and 7
+    // (one, two or four vectors of query blocks on 8 lanes), 71 keys: whole tiles and a partial
+    // one.
+    for (const DType cache : {DType::f16, DType::q8_0}) {
+      for (const int64_t group : {1, 4, 7}) {
+        const int64_t dh = 2 * group, dkv = 2, dcap = 80, dhd = cache == DType::q8_0 ? 64 : hd;
+        const Tensor dq = Tensor::from_f32(test::random_floats(dh * dhd, 11), {1, dh, dhd});
+        const Tensor dk =
+            test::tensor_of(cache, test::random_floats(dkv * dcap * dhd, 12), {dkv, dcap, dhd});
+        const Tensor dv =
+            test::tensor_of(cache, test::random_floats(dkv * dcap * dhd, 13), {dkv, dcap, dhd});
+        Tensor d_ref, d_out;
+        {
+          test::UseKernels use(kernels::reference_kernels());
+          ops::attention(dq, dk, dv, 70, 0.2f, 0, d_ref);
+        }
+        ops::attention(dq, dk, dv, 70, 0.2f, 0, d_out);
+        EXPECT_LE(max_rel_err(d_out, d_ref), 1e-5)
+            << dtype_name(cache) << " cache, group " << group;
       }
-      ops::attention(dq, dk, dv, 70, 0.2f, 0, d_out);
-      EXPECT_LE(max_rel_err(d_out, d_ref), 1e-5) << "group " << group;
     }
     // Block-sparse attention and its scores (InfLLM-v2): rows at 9..14 in blocks of 4.
     const std::vector<int32_t> blocks = {0, 2, 1, 2,  0, 2,  2, -1, 1, 2, 0, 1,

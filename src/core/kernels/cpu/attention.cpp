@@ -7,8 +7,8 @@
 // attention (InfLLM-v2) runs the same tiles over a row's chosen blocks only, one row per task.
 // An f16 cache is read at half of f32's bytes and a q8_0 one at about a quarter, and every score
 // and sum is still computed in f32: a decode step (a tile serving one pass of queries) widens f16
-// rows as it loads them; otherwise a tile is widened (or dequantized) once into per-thread
-// scratch and read by every pass.
+// rows and dequantizes q8_0 ones as it loads them; otherwise a tile is widened (or dequantized)
+// once into per-thread scratch and read by every pass.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/cpu/attention.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -130,27 +130,110 @@ HWY_INLINE const float* CacheRows(const void* cache, DType type, int64_t hd, int
   return buf;
 }
 
-// Vectors of a cache row read in place, f32 or f16 (widened as loaded).
+// A tile's rows of one KV head read in place. PlainRows: f32 or f16 values (f16 widened as
+// loaded). Q8Rows: q8_0 blocks, a code's value being its block's scale times the code, the same
+// product the scratch path stores, so both paths give identical scores; the tile's f16 scales are
+// widened into an f32 array first (Q8Scales), so a load costs one multiply more than f16's.
+template <typename T>
+struct PlainRows {
+  const T* p;
+  int64_t hd;
+  HWY_INLINE const T* row(int64_t t) const { return p + t * hd; }
+  HWY_INLINE const void* bytes(int64_t t) const { return p + t * hd; }
+  HWY_INLINE size_t row_bytes() const { return static_cast<size_t>(hd) * sizeof(T); }
+};
+struct Q8Row {
+  const int8_t* codes;  // the row's first block's codes (past its scale)
+  const float* scales;  // the row's block scales
+};
+struct Q8Rows {
+  const uint8_t* p;     // the tile's first row
+  size_t rb;            // bytes per row
+  const float* scales;  // [rows, nb]
+  int64_t nb;           // blocks per row
+  HWY_INLINE Q8Row row(int64_t t) const {
+    return {reinterpret_cast<const int8_t*>(p + t * rb + 2), scales + t * nb};
+  }
+  HWY_INLINE const void* bytes(int64_t t) const { return p + t * rb; }
+  HWY_INLINE size_t row_bytes() const { return rb; }
+};
+
+// The f32 scales of rows [row0, row0 + n) of a q8_0 cache of rows of hd values, [n, hd / 32].
+HWY_INLINE void Q8Scales(const void* cache, int64_t hd, int64_t row0, int64_t n,
+                         float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const int64_t N = Lanes(), nb = hd / kQ8Block, total = n * nb;
+  const size_t rb = kv_row_bytes(DType::q8_0, hd);
+  const uint8_t* first = static_cast<const uint8_t*>(cache) + row0 * rb;
+  alignas(64) hwy::float16_t bits[64];
+  int64_t r = 0, b = 0;  // the row and block of the next scale
+  for (int64_t i0 = 0; i0 < total; i0 += 64) {
+    const int64_t m = std::min<int64_t>(64, total - i0);
+    for (int64_t i = 0; i < m; ++i) {
+      std::memcpy(&bits[i], first + r * rb + b * kQ8BlockBytes, sizeof(bits[i]));
+      if (++b == nb) {
+        b = 0;
+        ++r;
+      }
+    }
+    int64_t i = 0;
+    for (; i + N <= m; i += N)
+      hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, bits + i)), df, out + i0 + i);
+    for (; i < m; ++i) out[i0 + i] = ToFloat(bits[i]);
+  }
+}
+
+// The code at value c of a q8_0 row (blocks of kQ8Block codes, each after its 2-byte scale).
+HWY_INLINE const int8_t* Q8Code(Q8Row r, int64_t c) {
+  return r.codes + c / kQ8Block * kQ8BlockBytes + c % kQ8Block;
+}
+
+// Values [c, c + lanes) of a row read in place, as f32.
 template <class D>
-HWY_INLINE hn::Vec<D> LoadRow(D d, const float* p) {
-  return hn::LoadU(d, p);
+HWY_INLINE hn::Vec<D> LoadRow(D d, const float* row, int64_t c) {
+  return hn::LoadU(d, row + c);
 }
 template <class D>
-HWY_INLINE hn::Vec<D> LoadRow(D d, const hwy::float16_t* p) {
-  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, D>(), p));
-}
-// Four consecutive values broadcast to every 128-bit block, f32 or f16.
-template <class D>
-HWY_INLINE hn::Vec<D> LoadDup4(D d, const float* p) {
-  return hn::LoadDup128(d, p);
+HWY_INLINE hn::Vec<D> LoadRow(D d, const hwy::float16_t* row, int64_t c) {
+  return hn::PromoteTo(d, hn::LoadU(hn::Rebind<hwy::float16_t, D>(), row + c));
 }
 template <class D>
-HWY_INLINE hn::Vec<D> LoadDup4(D d, const hwy::float16_t* p) {
+HWY_INLINE hn::Vec<D> LoadRow(D d, Q8Row r, int64_t c) {
+  const hn::Rebind<int32_t, D> di;
+  const auto codes = hn::LoadU(hn::Rebind<int8_t, D>(), Q8Code(r, c));
+  return hn::Mul(hn::Set(d, r.scales[c / kQ8Block]), hn::ConvertTo(d, hn::PromoteTo(di, codes)));
+}
+HWY_INLINE float ToFloat(const float* row, int64_t c) {
+  return row[c];
+}
+HWY_INLINE float ToFloat(const hwy::float16_t* row, int64_t c) {
+  return ToFloat(row[c]);
+}
+HWY_INLINE float ToFloat(Q8Row r, int64_t c) {
+  return r.scales[c / kQ8Block] * static_cast<float>(*Q8Code(r, c));
+}
+// Values [c, c + 4) of a row broadcast to every 128-bit block, as f32.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadDup4(D d, const float* row, int64_t c) {
+  return hn::LoadDup128(d, row + c);
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadDup4(D d, const hwy::float16_t* row, int64_t c) {
   const hn::Rebind<hwy::float16_t, D> dh;
   const hn::Repartition<uint64_t, decltype(dh)> du64;
   uint64_t bits;
-  std::memcpy(&bits, p, sizeof(bits));
+  std::memcpy(&bits, row + c, sizeof(bits));
   return hn::PromoteTo(d, hn::BitCast(dh, hn::Set(du64, bits)));
+}
+template <class D>
+HWY_INLINE hn::Vec<D> LoadDup4(D d, Q8Row r, int64_t c) {
+  const hn::Rebind<int8_t, D> d8;
+  const hn::Repartition<uint32_t, decltype(d8)> du32;
+  uint32_t bits;
+  std::memcpy(&bits, Q8Code(r, c), sizeof(bits));
+  const auto codes = hn::PromoteTo(hn::Rebind<int32_t, D>(), hn::BitCast(d8, hn::Set(du32, bits)));
+  return hn::Mul(hn::Set(d, r.scales[c / kQ8Block]), hn::ConvertTo(d, codes));
 }
 
 // score[t * qs + j] for keys t of the tile and the query vector at column j0 (Lanes(d)):
@@ -207,11 +290,10 @@ HWY_INLINE void ScoreTile(D d, const float* HWY_RESTRICT k, int64_t nt, int64_t 
 // group of 4 on AVX2). KK keys go together for independent FMA chains. qd is [hd / 4, NV *
 // lanes]: lane 4b + i of vector v of row r is that query's dim 4r + i, scaled; lanes of missing
 // queries are zero. Writes score[t * qs + j] for j < nq; the caller keeps the padding columns
-// up to 8 finite. Keys are f32 or f16, read in place; pf: prefetch distance in bytes.
-template <int NV, typename T>
-HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
-                                const float* HWY_RESTRICT qd, int64_t nq, int64_t qs,
-                                float* HWY_RESTRICT score, int64_t pf) {
+// up to 8 finite. Keys are PlainRows or Q8Rows, read in place; pf: prefetch distance in bytes.
+template <int NV, class Rows>
+HWY_INLINE void ScoreTileDecode(Rows k, int64_t nt, int64_t hd, const float* HWY_RESTRICT qd,
+                                int64_t nq, int64_t qs, float* HWY_RESTRICT score, int64_t pf) {
   const hn::ScalableTag<float> d;
   using V = decltype(hn::Zero(d));
   const int64_t N = Lanes(), row = NV * N, per_vec = N / 4;
@@ -231,8 +313,10 @@ HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
   constexpr int KK = 8 / NV;
   int64_t t = 0;
   for (; t + KK <= nt; t += KK) {
-    const T* kr = k + t * hd;
-    PrefetchAhead(kr, static_cast<size_t>(KK * hd) * sizeof(T), pf);
+    PrefetchAhead(k.bytes(t), KK * k.row_bytes(), pf);
+    const auto r0 = k.row(t + 0 / NV), r1 = k.row(t + 1 / NV), r2 = k.row(t + 2 / NV),
+               r3 = k.row(t + 3 / NV), r4 = k.row(t + 4 / NV), r5 = k.row(t + 5 / NV),
+               r6 = k.row(t + 6 / NV), r7 = k.row(t + 7 / NV);
     V s0 = hn::Zero(d), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
     for (int64_t c = 0; c < hd; c += 4) {
       const float* qc = qd + c / 4 * row;
@@ -240,14 +324,15 @@ HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
       const V q1 = NV > 1 ? hn::LoadU(d, qc + N) : q0;
       const V q2 = NV > 2 ? hn::LoadU(d, qc + 2 * N) : q0;
       const V q3 = NV > 2 ? hn::LoadU(d, qc + 3 * N) : q0;
-      const V k0 = LoadDup4(d, kr + c);
-      const V k1 = LoadDup4(d, kr + (1 / NV) * hd + c);
-      const V k2 = LoadDup4(d, kr + (2 / NV) * hd + c);
-      const V k3 = LoadDup4(d, kr + (3 / NV) * hd + c);
-      const V k4 = LoadDup4(d, kr + (4 / NV) * hd + c);
-      const V k5 = LoadDup4(d, kr + (5 / NV) * hd + c);
-      const V k6 = LoadDup4(d, kr + (6 / NV) * hd + c);
-      const V k7 = LoadDup4(d, kr + (7 / NV) * hd + c);
+      // Slot u reads key u / NV: wider query sets share each key's load.
+      const V k0 = LoadDup4(d, r0, c);
+      const V k1 = NV > 1 ? k0 : LoadDup4(d, r1, c);
+      const V k2 = NV > 2 ? k0 : LoadDup4(d, r2, c);
+      const V k3 = NV > 2 ? k0 : NV > 1 ? k2 : LoadDup4(d, r3, c);
+      const V k4 = LoadDup4(d, r4, c);
+      const V k5 = NV > 1 ? k4 : LoadDup4(d, r5, c);
+      const V k6 = NV > 2 ? k4 : LoadDup4(d, r6, c);
+      const V k7 = NV > 2 ? k4 : NV > 1 ? k6 : LoadDup4(d, r7, c);
       auto q = [&](int v) HWY_ATTR { return v == 0 ? q0 : v == 1 ? q1 : v == 2 ? q2 : q3; };
       s0 = hn::MulAdd(k0, q(0 % NV), s0);
       s1 = hn::MulAdd(k1, q(1 % NV), s1);
@@ -268,11 +353,11 @@ HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
     store(s7, t + 7 / NV, 7 % NV);
   }
   for (; t < nt; ++t) {
-    const T* kr = k + t * hd;
+    const auto kr = k.row(t);
     for (int v = 0; v < NV; ++v) {
       V s = hn::Zero(d);
       for (int64_t c = 0; c < hd; c += 4)
-        s = hn::MulAdd(LoadDup4(d, kr + c), hn::LoadU(d, qd + c / 4 * row + v * N), s);
+        s = hn::MulAdd(LoadDup4(d, kr, c), hn::LoadU(d, qd + c / 4 * row + v * N), s);
       store(s, t, v);
     }
   }
@@ -281,11 +366,11 @@ HWY_INLINE void ScoreTileDecode(const T* HWY_RESTRICT k, int64_t nt, int64_t hd,
 
 // acc[j][c] += sum over t of p[t][j] * v[t][c] for dims [c0, c0 + kC * lanes) of the kQ queries
 // from column j0 (a = acc + j0 * hd, pj = p + j0): kQ * kC accumulators stay in registers over
-// the tile's keys. v is f32 or f16, read in place; pf: prefetch distance in bytes (0: none).
-template <int kQ, int kC, typename T>
-HWY_INLINE void AccumulatePass(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
-                               const float* HWY_RESTRICT pj, int64_t qs, int64_t c0,
-                               float* HWY_RESTRICT a, int64_t pf) {
+// the tile's keys. v is PlainRows or Q8Rows, read in place; pf: prefetch distance in bytes (0:
+// none).
+template <int kQ, int kC, class Rows>
+HWY_INLINE void AccumulatePass(Rows v, int64_t nt, int64_t hd, const float* HWY_RESTRICT pj,
+                               int64_t qs, int64_t c0, float* HWY_RESTRICT a, int64_t pf) {
   const hn::ScalableTag<float> d;
   using V = decltype(hn::Zero(d));
   const int64_t N = Lanes();
@@ -294,12 +379,12 @@ HWY_INLINE void AccumulatePass(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
   for (int j = 0; j < kQ; ++j)
     for (int u = 0; u < kC; ++u) acc[j][u] = hn::LoadU(d, a + j * hd + c0 + u * N);
   for (int64_t t = 0; t < nt; ++t) {
-    const T* vt = v + t * hd + c0;
+    const auto vt = v.row(t);
     const float* pt = pj + t * qs;
-    PrefetchAhead(v + t * hd, static_cast<size_t>(hd) * sizeof(T), pf);
+    PrefetchAhead(v.bytes(t), v.row_bytes(), pf);
     V x[kC];
     HWY_UNROLL(8)
-    for (int u = 0; u < kC; ++u) x[u] = LoadRow(d, vt + u * N);
+    for (int u = 0; u < kC; ++u) x[u] = LoadRow(d, vt, c0 + u * N);
     HWY_UNROLL(8)
     for (int j = 0; j < kQ; ++j) {
       const V p = hn::Set(d, pt[j]);
@@ -316,10 +401,9 @@ HWY_INLINE void AccumulatePass(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
 // or 8, so a decode step of one or two heads per KV head does not pay for eight). Each pass
 // keeps eight accumulators (kQ queries times 8 / kQ vectors of dims), so a loaded row of V and a
 // broadcast weight each serve several FMAs.
-template <int kQ, typename T>
-HWY_INLINE void AccumulateTile(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
-                               const float* HWY_RESTRICT p, int64_t qs, int64_t j0,
-                               float* HWY_RESTRICT acc, int64_t pf) {
+template <int kQ, class Rows>
+HWY_INLINE void AccumulateTile(Rows v, int64_t nt, int64_t hd, const float* HWY_RESTRICT p,
+                               int64_t qs, int64_t j0, float* HWY_RESTRICT acc, int64_t pf) {
   static_assert(kQ == 1 || kQ == 2 || kQ == 4 || kQ == 8);
   constexpr int kC = 8 / kQ;
   const int64_t N = Lanes();
@@ -333,7 +417,7 @@ HWY_INLINE void AccumulateTile(const T* HWY_RESTRICT v, int64_t nt, int64_t hd,
   for (; c < hd; ++c) {  // head_dim not a multiple of the vector length
     for (int64_t j = 0; j < kQ; ++j) {
       float s = a[j * hd + c];
-      for (int64_t t = 0; t < nt; ++t) s += pj[t * qs + j] * ToFloat(v[t * hd + c]);
+      for (int64_t t = 0; t < nt; ++t) s += pj[t * qs + j] * ToFloat(v.row(t), c);
       a[j * hd + c] = s;
     }
   }
@@ -441,10 +525,24 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     // fixed distance ahead (block-sparse rows jump between blocks; their next block is asked for
     // whole instead).
     const int64_t pf = a.blocks == nullptr ? kKvPrefetchBytes : 0;
-    // f16 and f32 rows are read in place where a tile serves one pass of queries; otherwise
-    // (and for q8_0) a tile is widened once into scratch and read by every pass.
-    [[maybe_unused]] const bool k_in_place = decode_scores && a.k_type != DType::q8_0;
-    const bool v_in_place = nq8 == q_chunk && a.v_type != DType::q8_0;
+    // Rows are read in place where a tile serves one pass of queries; otherwise a tile is
+    // widened (or dequantized) once into scratch and read by every pass.
+    [[maybe_unused]] const bool k_in_place = decode_scores;
+    const bool v_in_place = nq8 == q_chunk;
+    // A q8_0 tile read in place has its scales widened into scratch: keys', then values'.
+    [[maybe_unused]] float* k_scales = scratch->kv.data();
+    float* v_scales = k_scales + kTile * hd;
+    // One tile's rows of this KV head, from row t0, as the in-place readers take them.
+    auto plain = [&](const void* cache, auto elem, int64_t t0) {
+      using T = decltype(elem);
+      return PlainRows<T>{static_cast<const T*>(cache) + (head_row + t0) * hd, hd};
+    };
+    auto q8 = [&](const void* cache, int64_t t0, int64_t nt, float* scales) {
+      Q8Scales(cache, hd, head_row + t0, nt, scales);
+      const size_t rb = kv_row_bytes(DType::q8_0, hd);
+      return Q8Rows{static_cast<const uint8_t*>(cache) + (head_row + t0) * rb, rb, scales,
+                    hd / kQ8Block};
+    };
     // One tile of keys [t0, t0 + nt) for every query of the task.
     auto tile = [&](int64_t t0, int64_t nt, bool masked) {
       if (nq <= 8 && N >= 8) {
@@ -453,35 +551,24 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
 #if HWY_TARGET != HWY_SCALAR
         if (k_in_place) {
           const float* qd = scratch->qd.data();
-          auto scores = [&](auto elem) HWY_ATTR {
-            using T = decltype(elem);
-            const T* kt = static_cast<const T*>(a.k) + (head_row + t0) * hd;
+          auto scores = [&](auto rows) HWY_ATTR {
             if (nv == 1) {
-              ScoreTileDecode<1>(kt, nt, hd, qd, nq, qs, score, pf);
+              ScoreTileDecode<1>(rows, nt, hd, qd, nq, qs, score, pf);
             } else if (nv == 2) {
-              ScoreTileDecode<2>(kt, nt, hd, qd, nq, qs, score, pf);
+              ScoreTileDecode<2>(rows, nt, hd, qd, nq, qs, score, pf);
             } else {
-              ScoreTileDecode<4>(kt, nt, hd, qd, nq, qs, score, pf);
+              ScoreTileDecode<4>(rows, nt, hd, qd, nq, qs, score, pf);
             }
           };
           if (a.k_type == DType::f16)
-            scores(hwy::float16_t{});
+            scores(plain(a.k, hwy::float16_t{}, t0));
+          else if (a.k_type == DType::q8_0)
+            scores(q8(a.k, t0, nt, k_scales));
           else
-            scores(float{});
+            scores(plain(a.k, float{}, t0));
         } else {
-          const float* kt = CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf);
-          if (decode_scores) {
-            const float* qd = scratch->qd.data();
-            if (nv == 1) {
-              ScoreTileDecode<1>(kt, nt, hd, qd, nq, qs, score, 0);
-            } else if (nv == 2) {
-              ScoreTileDecode<2>(kt, nt, hd, qd, nq, qs, score, 0);
-            } else {
-              ScoreTileDecode<4>(kt, nt, hd, qd, nq, qs, score, 0);
-            }
-          } else {
-            ScoreTile(d8, kt, nt, hd, qt, qs, 0, score);
-          }
+          ScoreTile(d8, CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf), nt,
+                    hd, qt, qs, 0, score);
         }
 #else
         ScoreTile(d8, CacheRows(a.k, a.k_type, hd, head_row + t0, nt, scratch->kv.data(), pf), nt,
@@ -503,7 +590,7 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         for (; c + N <= hd; c += N) hn::StoreU(hn::Mul(kv, hn::LoadU(d, aj + c)), d, aj + c);
         for (; c < hd; ++c) aj[c] *= keep[j];
       }
-      auto accumulate = [&](const auto* vt, int64_t vpf) HWY_ATTR {
+      auto accumulate = [&](auto vt, int64_t vpf) HWY_ATTR {
         for (int64_t j0 = 0; j0 < nq8; j0 += q_chunk) {
           if (q_chunk == 1) {
             AccumulateTile<1>(vt, nt, hd, score, qs, j0, acc, vpf);
@@ -516,15 +603,16 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
           }
         }
       };
-      const int64_t v0 = (head_row + t0) * hd;
       if (v_in_place && a.v_type == DType::f16) {
-        accumulate(static_cast<const hwy::float16_t*>(a.v) + v0, pf);
+        accumulate(plain(a.v, hwy::float16_t{}, t0), pf);
+      } else if (v_in_place && a.v_type == DType::q8_0) {
+        accumulate(q8(a.v, t0, nt, v_scales), pf);
       } else if (v_in_place) {
-        accumulate(static_cast<const float*>(a.v) + v0, pf);
+        accumulate(plain(a.v, float{}, t0), pf);
       } else {
-        accumulate(
-            CacheRows(a.v, a.v_type, hd, head_row + t0, nt, scratch->kv.data() + kTile * hd, pf),
-            int64_t{0});
+        const float* vt =
+            CacheRows(a.v, a.v_type, hd, head_row + t0, nt, scratch->kv.data() + kTile * hd, pf);
+        accumulate(PlainRows<float>{vt, hd}, int64_t{0});
       }
     };
     auto prefetch = [&](int64_t t0, int64_t nt) {
