@@ -649,14 +649,21 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
 // those lanes; zero codes meet them there); acc[j] starts as MLX's bias term Σ bias·Σx of row j,
 // whole vectors of groups in lanes and the groups past them in tail[j]. The scales and biases
 // are widened as they are read: a separate widening pass cost about a seventh of a 4-bit
-// 256x2560 matvec (perf, AVX2).
+// 256x2560 matvec (perf, AVX2). The groups past the whole vectors are one more vector, its lanes
+// past G cleared, wherever that load stays within the scales (read_past: how many elements may
+// be read past the last row's end): one at a time they cost more than the row's codes when rows
+// are short (14 groups, Qwen2.5-0.5B, all past the whole vectors of 16 lanes on AVX-512).
 template <int NR, typename T>
 HWY_INLINE void FoldRowScales(const T* HWY_RESTRICT s, const T* HWY_RESTRICT b, int64_t G,
-                              const float* HWY_RESTRICT xd, const float* HWY_RESTRICT xsum,
-                              int64_t ldg, float* HWY_RESTRICT sx, VF* acc, float* tail) {
+                              int64_t read_past, const float* HWY_RESTRICT xd,
+                              const float* HWY_RESTRICT xsum, int64_t ldg, float* HWY_RESTRICT sx,
+                              VF* acc, float* tail) {
   const DF df;
   const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
   const int64_t whole = G / NF * NF;
+  // The last row's vector ends whole + NF - G elements past the row.
+  const bool vector_tail = whole < G && whole + NF - G <= read_past;
+  const auto in_row = hn::FirstN(df, static_cast<size_t>(G - whole));
   HWY_UNROLL(16)
   for (int j = 0; j < NR; ++j) {
     const T* sj = s + j * G;
@@ -668,7 +675,13 @@ HWY_INLINE void FoldRowScales(const T* HWY_RESTRICT s, const T* HWY_RESTRICT b, 
       bt = hn::MulAdd(LoadWide(df, bj + g), hn::LoadU(df, xsum + g), bt);
     }
     float tb = 0.0f;
-    for (int64_t g = whole; g < G; ++g) {
+    if (vector_tail) {
+      const VF st = hn::IfThenElseZero(in_row, LoadWide(df, sj + whole));
+      const VF bw = hn::IfThenElseZero(in_row, LoadWide(df, bj + whole));
+      hn::StoreU(hn::Mul(st, hn::LoadU(df, xd + whole)), df, o + whole);
+      bt = hn::MulAdd(bw, hn::LoadU(df, xsum + whole), bt);
+    }
+    for (int64_t g = vector_tail ? G : whole; g < G; ++g) {
       o[g] = ScalarWide(sj + g) * xd[g];
       tb += ScalarWide(bj + g) * xsum[g];
     }
@@ -717,8 +730,8 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   const void* biases = static_cast<const char*>(w.biases) + off;
   auto fold = [&](auto element) HWY_ATTR {
     using T = decltype(element);
-    FoldRowScales<NR>(static_cast<const T*>(scales), static_cast<const T*>(biases), G, xd, xsum,
-                      ldg, sx, acc, bias_tail);
+    FoldRowScales<NR>(static_cast<const T*>(scales), static_cast<const T*>(biases), G,
+                      (w.rows - r - NR) * G, xd, xsum, ldg, sx, acc, bias_tail);
   };
   if (w.sdtype == DType::bf16)
     fold(hwy::bfloat16_t{});
