@@ -197,13 +197,11 @@ TEST_P(Attention, Q8CacheEqualsItsDequantizedValues) {
   // A q8_0 cache of random rows, and an f32 cache of its dequantized values.
   auto caches = [&](uint64_t seed) {
     const auto values = test::random_floats(rows * c.head_dim, seed, -2, 2);
-    Tensor q8 = Tensor::zeros(DType::q8_0, {c.n_kv, cap, kv_row_units(DType::q8_0, c.head_dim)});
+    Tensor q8 = test::tensor_of(DType::q8_0, values, {c.n_kv, cap, c.head_dim});
     std::vector<float> back(values.size());
-    for (int64_t r = 0; r < rows; ++r) {
-      char* row = static_cast<char*>(q8.raw_mut()) + static_cast<size_t>(r) * row_bytes;
-      kv_store_row(values.data() + r * c.head_dim, c.head_dim, DType::q8_0, row);
-      kv_load_row(row, c.head_dim, DType::q8_0, back.data() + r * c.head_dim);
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      kv_load_row(static_cast<const char*>(q8.raw()) + static_cast<size_t>(r) * row_bytes,
+                  c.head_dim, DType::q8_0, back.data() + r * c.head_dim);
     return std::pair{q8, Tensor::from_f32(back, {c.n_kv, cap, c.head_dim})};
   };
   const auto [k8, k32] = caches(8);

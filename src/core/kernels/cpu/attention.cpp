@@ -525,9 +525,8 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
     // fixed distance ahead (block-sparse rows jump between blocks; their next block is asked for
     // whole instead).
     const int64_t pf = a.blocks == nullptr ? kKvPrefetchBytes : 0;
-    // Rows are read in place where a tile serves one pass of queries; otherwise a tile is
-    // widened (or dequantized) once into scratch and read by every pass.
-    [[maybe_unused]] const bool k_in_place = decode_scores;
+    // Rows are read in place where a tile serves one pass of queries (keys: the decode scorer);
+    // otherwise a tile is widened (or dequantized) once into scratch and read by every pass.
     const bool v_in_place = nq8 == q_chunk;
     // A q8_0 tile read in place has its scales widened into scratch: keys', then values'.
     [[maybe_unused]] float* k_scales = scratch->kv.data();
@@ -549,7 +548,7 @@ void AttendTasks(const AttentionArgs& a, const AttentionPlan& plan, int64_t b, i
         // Decode of one GQA group: 8 lanes cost half as much as 16 on CPUs that split wide ops.
         const hn::CappedTag<float, 8> d8;
 #if HWY_TARGET != HWY_SCALAR
-        if (k_in_place) {
+        if (decode_scores) {
           const float* qd = scratch->qd.data();
           auto scores = [&](auto rows) HWY_ATTR {
             if (nv == 1) {
