@@ -179,10 +179,11 @@ TEST(LinearQuant, QwenShapeFastModeIsAccurate) {
 }
 
 TEST(LinearQuant, DecodeMatvecComputesTheInt8Scheme) {
-  // m == 1 takes the matvec kernel; 64 and 192 columns end inside a vector chunk on AVX2 and
-  // AVX-512, so the zero-padded last chunk is exercised next to whole ones.
+  // m == 1 takes the matvec kernel; 64, 192 and 1600 columns end inside a vector chunk on AVX2
+  // and AVX-512, so the zero-padded last chunk is exercised next to whole ones. Rows of 768 bytes
+  // or more (8-bit 896, both widths at 1600) are read one at a time, shorter ones four at once.
   for (int bits : {4, 8}) {
-    for (int64_t cols : {64, 192, 896}) {
+    for (int64_t cols : {64, 192, 896, 1600}) {
       const Weight w = test::random_quant_weight(10, cols, bits, 64, DType::bf16, 7 + bits);
       const auto xv = test::random_floats(cols, 8);
       const Tensor x = Tensor::from_f32(xv, {1, cols});

@@ -84,12 +84,29 @@ constexpr int64_t kQuantPrefetchBytes = 8192;
 // were alike for bf16 on Qwen2.5-0.5B shapes (mofa_kernel_bench, Zen 4 VM, 2026-12-06).
 constexpr int64_t kDensePrefetchBytes = 8192;
 
+// Rows of at least this many bytes of codes are read one at a time rather than four at once.
+// Four rows share each load of x and each row's overhead, which pays on short rows, but they are
+// four streams at once, which DRAM serves more slowly than one: on the Zen 5 VM (2 threads, each
+// shape alternated with the other way many times in one process), one row at a time took 0.82 of
+// the time on 4-bit 9728x2560 and 2560x9728 (1280- and 4864-byte rows) and 0.83-0.91 on 8-bit
+// 4864x896 to 9728x2560 (896-2560 bytes), but 1.10 on 4-bit 4864x896 (448 bytes). Qwen3-4B decode
+// went 14.3 -> 17.7 t/s (4-bit) and 8.7 -> 11.3 t/s (8-bit).
+constexpr int64_t kRowAtATimeBytes = 768;
+
 // Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
 // matvec prefetches a later block of rows while it reads this one; pulled all the way into L1
 // (prefetcht0), Qwen3-4B 4-bit decode ran about a fifth slower on the Zen 4 VM (BENCHMARKS.md,
 // 2026-12-06 evening), likely because they evicted the lines being read and x's chunks.
 HWY_INLINE void PrefetchToL2(const void* p) {
   __builtin_prefetch(p, 0, 2);
+}
+
+// Asks for the line at p to be brought into L1 (prefetcht0). A matvec reading one row at a time
+// is one linear stream: there, lines pulled all the way in ahead of it read faster than lines
+// left in L2 (Qwen3-4B 4-bit, 9728x2560 at 2 threads, Zen 5 VM: 0.76-0.87 of the time with
+// prefetcht0 against 1.1 with prefetcht1, and 1.5-1.7 without prefetches).
+HWY_INLINE void PrefetchToL1(const void* p) {
+  __builtin_prefetch(p, 0, 3);
 }
 
 // Prefetches into L2 the lines of `block` that start within bytes [offset, offset + n): called
@@ -628,14 +645,19 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   // The NR rows read here are one contiguous block of memory, read at NR places at once, which
   // the hardware prefetcher follows poorly. So a later block of NR rows (`ahead` blocks on) is
   // prefetched linearly while this one is read: each chunk asks for its share (NR vectors'
-  // worth) of that block.
+  // worth) of that block. One row at a time is a linear stream already, prefetched into L1.
   const uint8_t* next = p + ahead * NR * rs;
   const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
   for (int64_t c = 0; c < nfull; ++c) {
     if ((c & (pf_every - 1)) == 0) {
       const uint8_t* pf = next + c * NR * nb;
       HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) PrefetchToL2(pf + j * pf_every * nb);
+      for (int j = 0; j < NR; ++j) {
+        if constexpr (NR == 1)
+          PrefetchToL1(pf + j * pf_every * nb);
+        else
+          PrefetchToL2(pf + j * pf_every * nb);
+      }
     }
     ChunkQ<BITS, NR, ONE>(p + c * nb, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx,
                           acc);
@@ -783,7 +805,8 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
   // How many blocks of rows ahead ChunkRun prefetches.
   const int64_t ahead4 = BlocksAhead(4 * w.row_words * 4, kQuantPrefetchBytes);
   const int64_t ahead1 = BlocksAhead(w.row_words * 4, kQuantPrefetchBytes);
-  for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
+  if (w.row_words * 4 < kRowAtATimeBytes)
+    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
   for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
 }
 
