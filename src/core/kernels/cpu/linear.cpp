@@ -90,7 +90,8 @@ constexpr int64_t kDensePrefetchBytes = 8192;
 // shape alternated with the other way many times in one process), one row at a time took 0.82 of
 // the time on 4-bit 9728x2560 and 2560x9728 (1280- and 4864-byte rows) and 0.83-0.91 on 8-bit
 // 4864x896 to 9728x2560 (896-2560 bytes), but 1.10 on 4-bit 4864x896 (448 bytes). Qwen3-4B decode
-// went 14.3 -> 17.7 t/s (4-bit) and 8.7 -> 11.3 t/s (8-bit).
+// (builds alternated): 8-bit +24% and +27%; 4-bit +24%, +0.3% and +8%, as the VM's memory
+// state moved (BENCHMARKS.md, 2026-12-07, sixth session).
 constexpr int64_t kRowAtATimeBytes = 768;
 
 // Asks for the line at p to be brought into L2, not L1 (prefetcht1 on x86). The quantized
@@ -104,7 +105,7 @@ HWY_INLINE void PrefetchToL2(const void* p) {
 // Asks for the line at p to be brought into L1 (prefetcht0). A matvec reading one row at a time
 // is one linear stream: there, lines pulled all the way in ahead of it read faster than lines
 // left in L2 (Qwen3-4B 4-bit, 9728x2560 at 2 threads, Zen 5 VM: 0.76-0.87 of the time with
-// prefetcht0 against 1.1 with prefetcht1, and 1.5-1.7 without prefetches).
+// prefetcht0 against 1.1 with prefetcht1, and 1.05-1.67 without prefetches).
 HWY_INLINE void PrefetchToL1(const void* p) {
   __builtin_prefetch(p, 0, 3);
 }
