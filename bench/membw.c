@@ -9,7 +9,6 @@
 // Build: cc -O3 -march=native -pthread bench/membw.c -o membw
 // Usage: membw [buffer_MiB=1024] [max_threads=2] [passes=7]
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
