@@ -181,17 +181,24 @@ TEST(LinearQuant, QwenShapeFastModeIsAccurate) {
 TEST(LinearQuant, DecodeMatvecComputesTheInt8Scheme) {
   // m == 1 takes the matvec kernel; 64, 192 and 1600 columns end inside a vector chunk on AVX2
   // and AVX-512, so the zero-padded last chunk is exercised next to whole ones. Rows of 768 bytes
-  // or more (8-bit 896, both widths at 1600) are read one at a time, shorter ones four at once.
+  // or more (8-bit 896, both widths at 1600 and 2560) are read one at a time, shorter ones four at
+  // once. Rows in whole chunks (896, 2560) fold their scales in registers a vector of groups at a
+  // time, the matrix's last row too when its last vector of scales would read past the end
+  // (not at 2560 columns with 64-code groups: 40 groups). Group sizes 32-128 put one to four
+  // groups in a chunk, or a chunk within one group.
   for (int bits : {4, 8}) {
-    for (int64_t cols : {64, 192, 896, 1600}) {
-      const Weight w = test::random_quant_weight(10, cols, bits, 64, DType::bf16, 7 + bits);
-      const auto xv = test::random_floats(cols, 8);
-      const Tensor x = Tensor::from_f32(xv, {1, cols});
-      const Tensor fast = run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast);
-      const auto scheme = int8_scheme(xv, 1, w);
-      for (int64_t i = 0; i < fast.numel(); ++i)
-        ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i])))
-            << "bits " << bits << " cols " << cols << " row " << i;
+    for (int gs : {32, 64, 128}) {
+      for (int64_t cols : {64, 192, 896, 1600, 2560}) {
+        if (cols % gs != 0) continue;
+        const Weight w = test::random_quant_weight(10, cols, bits, gs, DType::bf16, 7 + bits);
+        const auto xv = test::random_floats(cols, 8);
+        const Tensor x = Tensor::from_f32(xv, {1, cols});
+        const Tensor fast = run_linear(kernels::cpu_kernels(), x, w, MatmulMode::fast);
+        const auto scheme = int8_scheme(xv, 1, w);
+        for (int64_t i = 0; i < fast.numel(); ++i)
+          ASSERT_NEAR(fast.data<float>()[i], scheme[i], 1e-4 * (1 + std::fabs(scheme[i])))
+              << "bits " << bits << " gs " << gs << " cols " << cols << " row " << i;
+      }
     }
   }
 }

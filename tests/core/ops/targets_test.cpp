@@ -41,13 +41,17 @@ TEST(Targets, EveryTargetMatchesReference) {
   const Weight q3 = test::random_quant_weight(9, 96, 3, 32, DType::f32, 3);
   // Rows of 800 bytes: decode reads them one at a time (kRowAtATimeBytes).
   const Weight q4_long = test::random_quant_weight(13, 1600, 4, 64, DType::bf16, 9);
+  // Long rows in whole chunks: their scales are folded in registers, a vector of groups at a
+  // time (4-bit: two groups a chunk; 8-bit with 128-code groups: a chunk within one group).
+  const Weight q4_wide = test::random_quant_weight(13, 2560, 4, 64, DType::bf16, 10);
+  const Weight q8_wide = test::random_quant_weight(11, 1024, 8, 128, DType::f16, 11);
   const Weight dense =
       weight_dense(test::tensor_of(DType::bf16, test::random_floats(23 * 77, 4), {23, 77}), "d");
   for (int64_t target : targets) {
     hwy::SetSupportedTargetsForTest(target);
     SCOPED_TRACE(hwy::TargetName(target));
     for (int64_t m : {1, 5}) {
-      for (const Weight* w : {&q4, &q8, &q3, &q4_long, &dense}) {
+      for (const Weight* w : {&q4, &q8, &q3, &q4_long, &q4_wide, &q8_wide, &dense}) {
         const Tensor x = Tensor::from_f32(test::random_floats(m * w->cols, 5), {m, w->cols});
         const Tensor ref = linear_with(kernels::reference_kernels(), x, *w, ops::MatmulMode::exact);
         EXPECT_LE(

@@ -792,6 +792,143 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_tail[j];
 }
 
+// Σ over one chunk of a row (codes at p) · x (int8, xc), per i32 lane.
+template <int BITS>
+HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xc, int64_t nb) {
+  const DU8 du8;
+  const DI8 di8;
+  auto v = hn::LoadU(du8, p);
+  if constexpr (BITS == 4) {
+#if HWY_ARCH_X86
+    // Read once: GCC otherwise folds this load into both the mask and the shift below, and two
+    // loads of the codes plus two of x per chunk kept the load ports busier than the arithmetic
+    // (a cache-resident microbenchmark of the one-row loop, Zen 5: 19% slower).
+    __asm__("" : "+v"(v.raw));
+#endif
+    const auto mask4 = hn::Set(du8, 0x0F);
+    return DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), hn::LoadU(di8, xc),
+                 hn::LoadU(di8, xc + nb));
+  } else {
+    return Dot8(v, PrepareX8(hn::LoadU(di8, xc)));
+  }
+}
+
+// acc += one chunk's dot product (codes at p, x at xc), each lane scaled by lane idx of the
+// block's folded scales sc.
+template <int BITS>
+HWY_INLINE VF ScaledChunk(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xc, int64_t nb,
+                          VF sc, const IdxF& idx, VF acc) {
+  return hn::MulAdd(hn::ConvertTo(DF(), ChunkDot<BITS>(p, xc, nb)), hn::TableLookupLanes(sc, idx),
+                    acc);
+}
+
+// One row's y, its lanes still to be summed (codes at p, scales s and biases b, T wide), with its
+// scales folded with x's steps
+// in registers, a vector of NF groups at a time, right before the chunks that use them.
+// Folding the whole row into memory first (MatvecQ) has each chunk load its scales straight back
+// from stores at other offsets, which cannot forward: the loads wait for the stores to reach L1,
+// so rows hardly overlap. Cache-resident on Zen 5 at one thread, a 256x2560 4-bit matvec took
+// 0.70 of MatvecQ's time this way (46 -> 31 ns a row), 2560x9728 0.84, 8-bit 256x2560 0.71.
+// Needs K in whole chunks, and NF - (G mod NF) elements readable past s + G and b + G when G is
+// not whole vectors. Two accumulators, alternate chunks, keep two FMA chains.
+template <int BITS, bool ONE, typename T>
+HWY_INLINE VF DotRowFoldedInRegisters(const uint8_t* HWY_RESTRICT p, const T* HWY_RESTRICT s,
+                                      const T* HWY_RESTRICT b, const int8_t* HWY_RESTRICT xq,
+                                      const float* HWY_RESTRICT xd, const float* HWY_RESTRICT xsum,
+                                      const QLayout& L, int gshift, const hn::Vec<DI>& lane_codes,
+                                      const uint8_t* HWY_RESTRICT next) {
+  const DF df;
+  const DI di;
+  const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t G = L.groups;
+  const int64_t nb = L.nb;
+  const int64_t ch = L.ch;
+  const int64_t per_block = (NF << gshift) / ch;  // chunks per NF groups (a power of two)
+  const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
+  VF acc0 = hn::Zero(df), acc1 = hn::Zero(df), bias = hn::Zero(df);
+  int64_t c = 0;
+  for (int64_t gb = 0; gb < G; gb += NF) {
+    VF sc = hn::Mul(LoadWide(df, s + gb), hn::LoadU(df, xd + gb));
+    VF bw = LoadWide(df, b + gb);
+    if (gb + NF > G) {
+      const auto in_row = hn::FirstN(df, static_cast<size_t>(G - gb));
+      sc = hn::IfThenElseZero(in_row, sc);
+      bw = hn::IfThenElseZero(in_row, bw);
+    }
+    bias = hn::MulAdd(bw, hn::LoadU(df, xsum + gb), bias);
+    const int64_t end = std::min(L.nfull, c + per_block);
+    // The lanes' groups within this block: each lane's first code, relative to the block,
+    // shifted down by log2(group size) (when ONE, every lane of a chunk is in one group).
+    auto lane_at = ONE ? hn::Zero(di) : lane_codes;
+    const auto step = hn::Set(di, static_cast<int32_t>(ch));
+    auto next_idx = [&]() HWY_ATTR {
+      const auto idx = hn::IndicesFromVec(df, hn::ShiftRightSame(lane_at, gshift));
+      lane_at = hn::Add(lane_at, step);
+      return idx;
+    };
+    for (; c + 2 <= end; c += 2) {
+      if ((c & (pf_every - 1)) == 0) PrefetchToL1(next + c * nb);
+      if (((c + 1) & (pf_every - 1)) == 0) PrefetchToL1(next + (c + 1) * nb);
+      acc0 = ScaledChunk<BITS>(p + c * nb, xq + c * ch, nb, sc, next_idx(), acc0);
+      acc1 = ScaledChunk<BITS>(p + (c + 1) * nb, xq + (c + 1) * ch, nb, sc, next_idx(), acc1);
+    }
+    if (c < end) {
+      if ((c & (pf_every - 1)) == 0) PrefetchToL1(next + c * nb);
+      acc0 = ScaledChunk<BITS>(p + c * nb, xq + c * ch, nb, sc, next_idx(), acc0);
+      ++c;
+    }
+  }
+  return hn::Add(hn::Add(acc0, acc1), bias);
+}
+
+// Rows [r, r1) one at a time through DotRowFoldedInRegisters, for scales and biases of type T.
+// Not inlined: within QuantMatvecT it slowed the four-row kernel there (1024x896 4-bit,
+// cache-resident).
+template <int BITS, bool ONE, typename T>
+HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const float* xsum,
+                                        const WeightView& w, const QLayout& L, int64_t r,
+                                        int64_t r1, int64_t ahead, float* y) {
+  const DI di;
+  const int gshift = __builtin_ctz(static_cast<unsigned>(w.group_size));
+  HWY_ALIGN int32_t codes[64];
+  for (int64_t l = 0; l < L.n32; ++l) codes[l] = static_cast<int32_t>(l * L.cpl);
+  const auto lane_codes = hn::Load(di, codes);
+  const int64_t G = L.groups;
+  const int64_t rs = w.row_words * 4;
+  const auto* base = reinterpret_cast<const uint8_t*>(w.data);
+  const auto* scales = static_cast<const T*>(w.scales);
+  const auto* biases = static_cast<const T*>(w.biases);
+  // Each row's lanes are summed in batches of kBatch rows: summed at the end of its row, the sum's
+  // chain of dependent shuffles held back the next row (a quarter of the time, perf).
+  constexpr int64_t kBatch = 16;
+  const DF df;
+  const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
+  HWY_ALIGN float lanes[kBatch * HWY_MAX_BYTES / sizeof(float)];
+  auto flush = [&](int64_t first, int64_t n) HWY_ATTR {
+    for (int64_t k = 0; k < n; ++k)
+      y[first + k] = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, lanes + k * NF)));
+  };
+  int64_t first = r;
+  for (; r < r1; ++r) {
+    if (r - first == kBatch) {
+      flush(first, kBatch);
+      first = r;
+    }
+    if (r + ahead + 1 <= w.rows) {
+      // Scales and biases are streams of their own, in short bursts; asked for as far ahead.
+      for (int64_t e = 0; e < G; e += kLineBytes / static_cast<int64_t>(sizeof(T))) {
+        hwy::Prefetch(scales + (r + ahead) * G + e);
+        hwy::Prefetch(biases + (r + ahead) * G + e);
+      }
+    }
+    const uint8_t* p = base + r * rs;
+    hn::Store(DotRowFoldedInRegisters<BITS, ONE>(p, scales + r * G, biases + r * G, xq, xd, xsum, L,
+                                                 gshift, lane_codes, p + ahead * rs),
+              df, lanes + (r - first) * NF);
+  }
+  flush(first, r - first);
+}
+
 // Rows [r0, r1) of y = W·x for one quantized x (m == 1). sb is per-thread scratch of
 // matvec_scratch_floats(L) floats for four rows' scales folded with x's steps.
 template <int BITS>
@@ -808,6 +945,30 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
   const int64_t ahead1 = BlocksAhead(w.row_words * 4, kQuantPrefetchBytes);
   if (w.row_words * 4 < kRowAtATimeBytes)
     for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
+  // The rows left (long rows, or the last few short ones) one at a time, their scales folded in
+  // registers where K is whole chunks and the last vector of a row's scales may be read whole:
+  // rows followed by at least `over` more scales.
+  if (L.tail == 0 && r < r1) {
+    const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
+    const int64_t over = (L.groups + NF - 1) / NF * NF - L.groups;
+    const int64_t safe_end = std::min(r1, w.rows - (over + L.groups - 1) / L.groups);
+    auto rows = [&](auto element) HWY_ATTR {
+      using T = decltype(element);
+      if (gs >= L.ch)
+        RowsFoldedInRegisters<BITS, true, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
+      else
+        RowsFoldedInRegisters<BITS, false, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
+    };
+    if (r < safe_end) {
+      if (w.sdtype == DType::bf16)
+        rows(hwy::bfloat16_t{});
+      else if (w.sdtype == DType::f16)
+        rows(hwy::float16_t{});
+      else
+        rows(float{});
+      r = safe_end;
+    }
+  }
   for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
 }
 
