@@ -667,6 +667,17 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   for (int j = 0; j < NR; ++j) acc_io[j] = acc[j];
 }
 
+// Calls f with a value of the element type of scales and biases stored as t (bf16, f16 or f32).
+template <typename F>
+HWY_INLINE void WithScaleType(DType t, F&& f) {
+  if (t == DType::bf16)
+    f(hwy::bfloat16_t{});
+  else if (t == DType::f16)
+    f(hwy::float16_t{});
+  else
+    f(float{});
+}
+
 // For NR rows of G groups (scales s and biases b, row after row): sx + j * ldg gets row j's
 // scales times x's steps, zero up to a vector past G (the permute of the last chunk may read
 // those lanes; zero codes meet them there); acc[j] starts as MLX's bias term Σ bias·Σx of row j,
@@ -756,12 +767,7 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
     FoldRowScales<NR>(static_cast<const T*>(scales), static_cast<const T*>(biases), G,
                       (w.rows - r - NR) * G, xd, xsum, ldg, sx, acc, bias_tail);
   };
-  if (w.sdtype == DType::bf16)
-    fold(hwy::bfloat16_t{});
-  else if (w.sdtype == DType::f16)
-    fold(hwy::float16_t{});
-  else
-    fold(float{});
+  WithScaleType(w.sdtype, fold);
   const uint8_t* p =
       reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
   const int64_t rs = w.row_words * 4;
@@ -960,12 +966,7 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
         RowsFoldedInRegisters<BITS, false, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
     };
     if (r < safe_end) {
-      if (w.sdtype == DType::bf16)
-        rows(hwy::bfloat16_t{});
-      else if (w.sdtype == DType::f16)
-        rows(hwy::float16_t{});
-      else
-        rows(float{});
+      WithScaleType(w.sdtype, rows);
       r = safe_end;
     }
   }
