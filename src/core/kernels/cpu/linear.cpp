@@ -492,6 +492,13 @@ HWY_INLINE VI DotQ4(hn::Vec<DU8> lo, hn::Vec<DU8> hi, hn::Vec<DI8> xlo, hn::Vec<
 #endif
 }
 
+// DotQ4 of one vector of 4-bit codes v (two per byte) against the chunk's x for the low nibbles
+// (xlo) and the high ones (xhi).
+HWY_INLINE VI NibbleDot(hn::Vec<DU8> v, hn::Vec<DI8> xlo, hn::Vec<DI8> xhi) {
+  const auto mask4 = hn::Set(DU8(), 0x0F);
+  return DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), xlo, xhi);
+}
+
 // The 8-bit counterpart for one chunk of x: X8 holds what every row's Dot8 needs. On AVX2, x is
 // widened to i16 in the order unpacking the weight bytes with zero gives (in-lane low and high
 // eight bytes), so a row costs two unpacks and two exact 16-bit madds: fewer operations than
@@ -612,13 +619,11 @@ HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t n
     return hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx);
   };
   if constexpr (BITS == 4) {
-    const auto mask4 = hn::Set(du8, 0x0F);
     const auto xlo = hn::LoadU(di8, xc);
     const auto xhi = hn::LoadU(di8, xc + nb);
     HWY_UNROLL(16)
     for (int j = 0; j < NR; ++j) {
-      const auto v = hn::LoadU(du8, p + j * rs);
-      const VI s = DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), xlo, xhi);
+      const VI s = NibbleDot(hn::LoadU(du8, p + j * rs), xlo, xhi);
       acc[j] = hn::MulAdd(hn::ConvertTo(df, s), scale(j), acc[j]);
     }
   } else {
@@ -665,6 +670,23 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   }
   HWY_UNROLL(16)
   for (int j = 0; j < NR; ++j) acc_io[j] = acc[j];
+}
+
+// Prefetches the scales and biases of the block of nr rows `ahead` blocks after the one at row r
+// (G groups a row), where there is one. They are two more streams, read in short bursts between
+// long runs of codes, and the hardware prefetcher leaves their loads to miss: widening them
+// stalled on them for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So
+// they are asked for as far ahead as the codes are.
+HWY_INLINE void PrefetchScalesAhead(const WeightView& w, int64_t G, int64_t r, int64_t nr,
+                                    int64_t ahead) {
+  if (r + (ahead + 1) * nr > w.rows) return;
+  const size_t esize = w.sdtype == DType::f32 ? 4 : 2;
+  const size_t span = static_cast<size_t>(nr * G) * esize;
+  const size_t at = static_cast<size_t>((r + ahead * nr) * G) * esize;
+  for (size_t b = 0; b < span; b += kLineBytes) {
+    hwy::Prefetch(static_cast<const char*>(w.scales) + at + b);
+    hwy::Prefetch(static_cast<const char*>(w.biases) + at + b);
+  }
 }
 
 // Calls f with a value of the element type of scales and biases stored as t (bf16, f16 or f32).
@@ -745,19 +767,7 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   float* sx = sb;
   const size_t esize = w.sdtype == DType::f32 ? 4 : 2;
   const size_t off = static_cast<size_t>(r * G) * esize;
-  // Scales and biases are two more streams, read in short bursts between long runs of codes,
-  // and the hardware prefetcher leaves their loads to miss: widening them stalled on them
-  // for about a sixth of the kernel's time (perf, 9728x2560 4-bit, one thread). So they are
-  // asked for as far ahead as the codes are (ChunkRun).
-  const size_t span = static_cast<size_t>(NR * G) * esize;
-  if (r + (ahead + 1) * NR <= w.rows) {
-    const char* next_scales = static_cast<const char*>(w.scales) + off + ahead * span;
-    const char* next_biases = static_cast<const char*>(w.biases) + off + ahead * span;
-    for (size_t b = 0; b < span; b += kLineBytes) {
-      hwy::Prefetch(next_scales + b);
-      hwy::Prefetch(next_biases + b);
-    }
-  }
+  PrefetchScalesAhead(w, G, r, NR, ahead);
   VF acc[NR];
   float bias_tail[NR];
   const void* scales = static_cast<const char*>(w.scales) + off;
@@ -811,9 +821,7 @@ HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT
     // (a cache-resident microbenchmark of the one-row loop, Zen 5: 19% slower).
     __asm__("" : "+v"(v.raw));
 #endif
-    const auto mask4 = hn::Set(du8, 0x0F);
-    return DotQ4(hn::And(v, mask4), hn::And(hn::ShiftRight<4>(v), mask4), hn::LoadU(di8, xc),
-                 hn::LoadU(di8, xc + nb));
+    return NibbleDot(v, hn::LoadU(di8, xc), hn::LoadU(di8, xc + nb));
   } else {
     return Dot8(v, PrepareX8(hn::LoadU(di8, xc)));
   }
@@ -829,15 +837,17 @@ HWY_INLINE VF ScaledChunk(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTR
 }
 
 // One row's y, its lanes still to be summed (codes at p, scales s and biases b, T wide), with its
-// scales folded with x's steps
-// in registers, a vector of NF groups at a time, right before the chunks that use them.
+// scales folded with x's steps in registers, a vector of NF groups at a time, right before the
+// chunks that use them. A lane's group within the block is its first code's offset in the block
+// (lane_codes: lane l starts at code l * cpl of its chunk) over the group size; a chunk within
+// one group gives every lane the same one.
 // Folding the whole row into memory first (MatvecQ) has each chunk load its scales straight back
 // from stores at other offsets, which cannot forward: the loads wait for the stores to reach L1,
 // so rows hardly overlap. Cache-resident on Zen 5 at one thread, a 256x2560 4-bit matvec took
 // 0.70 of MatvecQ's time this way (46 -> 31 ns a row), 2560x9728 0.84, 8-bit 256x2560 0.71.
 // Needs K in whole chunks, and NF - (G mod NF) elements readable past s + G and b + G when G is
 // not whole vectors. Two accumulators, alternate chunks, keep two FMA chains.
-template <int BITS, bool ONE, typename T>
+template <int BITS, typename T>
 HWY_INLINE VF DotRowFoldedInRegisters(const uint8_t* HWY_RESTRICT p, const T* HWY_RESTRICT s,
                                       const T* HWY_RESTRICT b, const int8_t* HWY_RESTRICT xq,
                                       const float* HWY_RESTRICT xd, const float* HWY_RESTRICT xsum,
@@ -863,9 +873,7 @@ HWY_INLINE VF DotRowFoldedInRegisters(const uint8_t* HWY_RESTRICT p, const T* HW
     }
     bias = hn::MulAdd(bw, hn::LoadU(df, xsum + gb), bias);
     const int64_t end = std::min(L.nfull, c + per_block);
-    // The lanes' groups within this block: each lane's first code, relative to the block,
-    // shifted down by log2(group size) (when ONE, every lane of a chunk is in one group).
-    auto lane_at = ONE ? hn::Zero(di) : lane_codes;
+    auto lane_at = lane_codes;
     const auto step = hn::Set(di, static_cast<int32_t>(ch));
     auto next_idx = [&]() HWY_ATTR {
       const auto idx = hn::IndicesFromVec(df, hn::ShiftRightSame(lane_at, gshift));
@@ -890,7 +898,7 @@ HWY_INLINE VF DotRowFoldedInRegisters(const uint8_t* HWY_RESTRICT p, const T* HW
 // Rows [r, r1) one at a time through DotRowFoldedInRegisters, for scales and biases of type T.
 // Not inlined: within QuantMatvecT it slowed the four-row kernel there (1024x896 4-bit,
 // cache-resident).
-template <int BITS, bool ONE, typename T>
+template <int BITS, typename T>
 HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const float* xsum,
                                         const WeightView& w, const QLayout& L, int64_t r,
                                         int64_t r1, int64_t ahead, float* y) {
@@ -920,16 +928,10 @@ HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const
       flush(first, kBatch);
       first = r;
     }
-    if (r + ahead + 1 <= w.rows) {
-      // Scales and biases are streams of their own, in short bursts; asked for as far ahead.
-      for (int64_t e = 0; e < G; e += kLineBytes / static_cast<int64_t>(sizeof(T))) {
-        hwy::Prefetch(scales + (r + ahead) * G + e);
-        hwy::Prefetch(biases + (r + ahead) * G + e);
-      }
-    }
+    PrefetchScalesAhead(w, G, r, 1, ahead);
     const uint8_t* p = base + r * rs;
-    hn::Store(DotRowFoldedInRegisters<BITS, ONE>(p, scales + r * G, biases + r * G, xq, xd, xsum, L,
-                                                 gshift, lane_codes, p + ahead * rs),
+    hn::Store(DotRowFoldedInRegisters<BITS>(p, scales + r * G, biases + r * G, xq, xd, xsum, L,
+                                            gshift, lane_codes, p + ahead * rs),
               df, lanes + (r - first) * NF);
   }
   flush(first, r - first);
@@ -959,11 +961,7 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
     const int64_t over = (L.groups + NF - 1) / NF * NF - L.groups;
     const int64_t safe_end = std::min(r1, w.rows - (over + L.groups - 1) / L.groups);
     auto rows = [&](auto element) HWY_ATTR {
-      using T = decltype(element);
-      if (gs >= L.ch)
-        RowsFoldedInRegisters<BITS, true, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
-      else
-        RowsFoldedInRegisters<BITS, false, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
+      RowsFoldedInRegisters<BITS, decltype(element)>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
     };
     if (r < safe_end) {
       WithScaleType(w.sdtype, rows);
