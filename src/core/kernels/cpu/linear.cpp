@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -808,12 +809,21 @@ HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, co
   for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_tail[j];
 }
 
-// Σ over one chunk of a row (codes at p) · x (int8, xc), per i32 lane.
+// x of one chunk, loaded once for every row that meets it: the low- and high-nibble codes for 4
+// bits, X8 for 8.
 template <int BITS>
-HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xc, int64_t nb) {
-  const DU8 du8;
+HWY_INLINE auto LoadChunkX(const int8_t* HWY_RESTRICT xc, int64_t nb) {
   const DI8 di8;
-  auto v = hn::LoadU(du8, p);
+  if constexpr (BITS == 4)
+    return std::pair{hn::LoadU(di8, xc), hn::LoadU(di8, xc + nb)};
+  else
+    return PrepareX8(hn::LoadU(di8, xc));
+}
+
+// Σ over one chunk of a row (codes at p) · the chunk's x (LoadChunkX), per i32 lane.
+template <int BITS, typename X>
+HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const X& x) {
+  auto v = hn::LoadU(DU8(), p);
   if constexpr (BITS == 4) {
 #if HWY_ARCH_X86
     // Read once: GCC otherwise folds this load into both the mask and the shift below, and two
@@ -821,84 +831,99 @@ HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT
     // (a cache-resident microbenchmark of the one-row loop, Zen 5: 19% slower).
     __asm__("" : "+v"(v.raw));
 #endif
-    return NibbleDot(v, hn::LoadU(di8, xc), hn::LoadU(di8, xc + nb));
+    return NibbleDot(v, x.first, x.second);
   } else {
-    return Dot8(v, PrepareX8(hn::LoadU(di8, xc)));
+    return Dot8(v, x);
   }
 }
 
-// acc += one chunk's dot product (codes at p, x at xc), each lane scaled by lane idx of the
-// block's folded scales sc.
-template <int BITS>
-HWY_INLINE VF ScaledChunk(const uint8_t* HWY_RESTRICT p, const int8_t* HWY_RESTRICT xc, int64_t nb,
-                          VF sc, const IdxF& idx, VF acc) {
-  return hn::MulAdd(hn::ConvertTo(DF(), ChunkDot<BITS>(p, xc, nb)), hn::TableLookupLanes(sc, idx),
-                    acc);
-}
-
-// One row's y, its lanes still to be summed (codes at p, scales s and biases b, T wide), with its
-// scales folded with x's steps in registers, a vector of NF groups at a time, right before the
-// chunks that use them. A lane's group within the block is its first code's offset in the block
-// (lane_codes: lane l starts at code l * cpl of its chunk) over the group size; a chunk within
-// one group gives every lane the same one.
-// Folding the whole row into memory first (MatvecQ) has each chunk load its scales straight back
-// from stores at other offsets, which cannot forward: the loads wait for the stores to reach L1,
-// so rows hardly overlap. Cache-resident on Zen 5 at one thread, a 256x2560 4-bit matvec took
-// 0.70 of MatvecQ's time this way (46 -> 31 ns a row), 2560x9728 0.84, 8-bit 256x2560 0.71.
-// Needs K in whole chunks, and NF - (G mod NF) elements readable past s + G and b + G when G is
-// not whole vectors. Two accumulators, alternate chunks, keep two FMA chains.
-template <int BITS, typename T>
-HWY_INLINE VF DotRowFoldedInRegisters(const uint8_t* HWY_RESTRICT p, const T* HWY_RESTRICT s,
-                                      const T* HWY_RESTRICT b, const int8_t* HWY_RESTRICT xq,
-                                      const float* HWY_RESTRICT xd, const float* HWY_RESTRICT xsum,
-                                      const QLayout& L, int gshift, const hn::Vec<DI>& lane_codes,
-                                      const uint8_t* HWY_RESTRICT next) {
+// NR rows' y, their lanes still to be summed (codes at p, rs bytes apart; scales s and biases b,
+// T wide, G apart), with each row's scales folded with x's steps in registers, a vector of NF
+// groups at a time, right before the chunks that use them. A lane's group within the vector is
+// its first code's offset (lane_codes: lane l starts at code l * cpl of its chunk) over the group
+// size; a chunk within one group gives every lane the same one.
+// Folding the rows' scales into memory first (MatvecQ) has each chunk load its scales straight
+// back from stores at other offsets, which cannot forward: the loads wait for the stores to reach
+// L1, so blocks of rows hardly overlap. Cache-resident on Zen 5 at one thread, one row at a time
+// this way took 0.70 of MatvecQ's time on 4-bit 256x2560 (46 -> 31 ns a row), 0.84 on 2560x9728
+// and 0.71 on 8-bit 256x2560.
+// Needs K in whole chunks, and NF - (G mod NF) elements readable past the last row's s + G and
+// b + G when G is not whole vectors. One row keeps two accumulators, for alternate chunks: two
+// FMA chains. Several rows prefetch the block of rows at `next` into L2, linearly, as ChunkRun.
+template <int BITS, int NR, typename T>
+HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t rs,
+                                         const T* HWY_RESTRICT s, const T* HWY_RESTRICT b,
+                                         const int8_t* HWY_RESTRICT xq,
+                                         const float* HWY_RESTRICT xd,
+                                         const float* HWY_RESTRICT xsum, const QLayout& L,
+                                         int gshift, const hn::Vec<DI>& lane_codes,
+                                         const uint8_t* HWY_RESTRICT next, VF* out) {
   const DF df;
   const DI di;
+  constexpr int NA = NR == 1 ? 2 : 1;  // accumulators a row
   const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
   const int64_t G = L.groups;
   const int64_t nb = L.nb;
   const int64_t ch = L.ch;
   const int64_t per_block = (NF << gshift) / ch;  // chunks per NF groups (a power of two)
   const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
-  VF acc0 = hn::Zero(df), acc1 = hn::Zero(df), bias = hn::Zero(df);
+  VF acc[NR * NA], bias[NR];
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR * NA; ++j) acc[j] = hn::Zero(df);
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) bias[j] = hn::Zero(df);
+  const auto step = hn::Set(di, static_cast<int32_t>(ch));
   int64_t c = 0;
   for (int64_t gb = 0; gb < G; gb += NF) {
-    VF sc = hn::Mul(LoadWide(df, s + gb), hn::LoadU(df, xd + gb));
-    VF bw = LoadWide(df, b + gb);
-    if (gb + NF > G) {
-      const auto in_row = hn::FirstN(df, static_cast<size_t>(G - gb));
-      sc = hn::IfThenElseZero(in_row, sc);
-      bw = hn::IfThenElseZero(in_row, bw);
+    const auto in_row = hn::FirstN(df, static_cast<size_t>(std::min(NF, G - gb)));
+    const VF xdv = hn::LoadU(df, xd + gb);
+    const VF xsv = hn::LoadU(df, xsum + gb);
+    VF sc[NR];
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) {
+      sc[j] = hn::IfThenElseZero(in_row, hn::Mul(LoadWide(df, s + j * G + gb), xdv));
+      bias[j] = hn::MulAdd(hn::IfThenElseZero(in_row, LoadWide(df, b + j * G + gb)), xsv, bias[j]);
     }
-    bias = hn::MulAdd(bw, hn::LoadU(df, xsum + gb), bias);
     const int64_t end = std::min(L.nfull, c + per_block);
     auto lane_at = lane_codes;
-    const auto step = hn::Set(di, static_cast<int32_t>(ch));
-    auto next_idx = [&]() HWY_ATTR {
+    // One chunk into accumulator a of each row.
+    auto chunk = [&](int64_t k, int a) HWY_ATTR {
+      if ((k & (pf_every - 1)) == 0) {
+        if constexpr (NR == 1) {
+          PrefetchToL1(next + k * nb);
+        } else {
+          const uint8_t* pf = next + k * NR * nb;
+          HWY_UNROLL(16)
+          for (int j = 0; j < NR; ++j) PrefetchToL2(pf + j * pf_every * nb);
+        }
+      }
       const auto idx = hn::IndicesFromVec(df, hn::ShiftRightSame(lane_at, gshift));
       lane_at = hn::Add(lane_at, step);
-      return idx;
+      const auto x = LoadChunkX<BITS>(xq + k * ch, nb);
+      HWY_UNROLL(16)
+      for (int j = 0; j < NR; ++j)
+        acc[j * NA + a] = hn::MulAdd(hn::ConvertTo(df, ChunkDot<BITS>(p + j * rs + k * nb, x)),
+                                     hn::TableLookupLanes(sc[j], idx), acc[j * NA + a]);
     };
-    for (; c + 2 <= end; c += 2) {
-      if ((c & (pf_every - 1)) == 0) PrefetchToL1(next + c * nb);
-      if (((c + 1) & (pf_every - 1)) == 0) PrefetchToL1(next + (c + 1) * nb);
-      acc0 = ScaledChunk<BITS>(p + c * nb, xq + c * ch, nb, sc, next_idx(), acc0);
-      acc1 = ScaledChunk<BITS>(p + (c + 1) * nb, xq + (c + 1) * ch, nb, sc, next_idx(), acc1);
+    for (; c + NA <= end; c += NA) {
+      HWY_UNROLL(16)
+      for (int a = 0; a < NA; ++a) chunk(c + a, a);
     }
-    if (c < end) {
-      if ((c & (pf_every - 1)) == 0) PrefetchToL1(next + c * nb);
-      acc0 = ScaledChunk<BITS>(p + c * nb, xq + c * ch, nb, sc, next_idx(), acc0);
-      ++c;
-    }
+    for (; c < end; ++c) chunk(c, 0);
   }
-  return hn::Add(hn::Add(acc0, acc1), bias);
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    VF sum = bias[j];
+    HWY_UNROLL(16)
+    for (int a = 0; a < NA; ++a) sum = hn::Add(sum, acc[j * NA + a]);
+    out[j] = sum;
+  }
 }
 
-// Rows [r, r1) one at a time through DotRowFoldedInRegisters, for scales and biases of type T.
-// Not inlined: within QuantMatvecT it slowed the four-row kernel there (1024x896 4-bit,
-// cache-resident).
-template <int BITS, typename T>
+// Rows [r, r1) NR at a time through DotRowsFoldedInRegisters, for scales and biases of type T
+// (r1 - r a multiple of NR). Not inlined: within QuantMatvecT it slowed the four-row kernel there
+// (1024x896 4-bit, cache-resident).
+template <int BITS, int NR, typename T>
 HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const float* xsum,
                                         const WeightView& w, const QLayout& L, int64_t r,
                                         int64_t r1, int64_t ahead, float* y) {
@@ -915,6 +940,7 @@ HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const
   // Each row's lanes are summed in batches of kBatch rows: summed at the end of its row, the sum's
   // chain of dependent shuffles held back the next row (a quarter of the time, perf).
   constexpr int64_t kBatch = 16;
+  static_assert(kBatch % NR == 0);
   const DF df;
   const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
   HWY_ALIGN float lanes[kBatch * HWY_MAX_BYTES / sizeof(float)];
@@ -923,16 +949,18 @@ HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const
       y[first + k] = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, lanes + k * NF)));
   };
   int64_t first = r;
-  for (; r < r1; ++r) {
+  for (; r < r1; r += NR) {
     if (r - first == kBatch) {
       flush(first, kBatch);
       first = r;
     }
-    PrefetchScalesAhead(w, G, r, 1, ahead);
+    PrefetchScalesAhead(w, G, r, NR, ahead);
     const uint8_t* p = base + r * rs;
-    hn::Store(DotRowFoldedInRegisters<BITS>(p, scales + r * G, biases + r * G, xq, xd, xsum, L,
-                                            gshift, lane_codes, p + ahead * rs),
-              df, lanes + (r - first) * NF);
+    VF out[NR];
+    DotRowsFoldedInRegisters<BITS, NR>(p, rs, scales + r * G, biases + r * G, xq, xd, xsum, L,
+                                       gshift, lane_codes, p + ahead * NR * rs, out);
+    HWY_UNROLL(16)
+    for (int j = 0; j < NR; ++j) hn::Store(out[j], df, lanes + (r - first + j) * NF);
   }
   flush(first, r - first);
 }
@@ -943,31 +971,36 @@ template <int BITS>
 void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
                   const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
   const DF df;
-  const int gs = w.group_size;
-  HWY_ALIGN int32_t lane_group[64];
-  for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
-  const auto idx = hn::SetTableIndices(df, lane_group);
   int64_t r = r0;
-  // How many blocks of rows ahead ChunkRun prefetches.
+  // How many blocks of rows ahead the kernels prefetch.
   const int64_t ahead4 = BlocksAhead(4 * w.row_words * 4, kQuantPrefetchBytes);
   const int64_t ahead1 = BlocksAhead(w.row_words * 4, kQuantPrefetchBytes);
-  if (w.row_words * 4 < kRowAtATimeBytes)
-    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
-  // The rows left (long rows, or the last few short ones) one at a time, their scales folded in
-  // registers where K is whole chunks and the last vector of a row's scales may be read whole:
-  // rows followed by at least `over` more scales.
-  if (L.tail == 0 && r < r1) {
+  const bool four = w.row_words * 4 < kRowAtATimeBytes;
+  // Scales folded in registers where K is whole chunks, for the rows whose last vector of scales
+  // may be read whole: rows followed by at least `over` more scales.
+  if (L.tail == 0) {
     const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
     const int64_t over = (L.groups + NF - 1) / NF * NF - L.groups;
     const int64_t safe_end = std::min(r1, w.rows - (over + L.groups - 1) / L.groups);
     auto rows = [&](auto element) HWY_ATTR {
-      RowsFoldedInRegisters<BITS, decltype(element)>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
-    };
-    if (r < safe_end) {
-      WithScaleType(w.sdtype, rows);
+      using T = decltype(element);
+      if (four) {
+        const int64_t end4 = r + (safe_end - r) / 4 * 4;
+        RowsFoldedInRegisters<BITS, 4, T>(xq, xd, xsum, w, L, r, end4, ahead4, y);
+        r = end4;
+      }
+      RowsFoldedInRegisters<BITS, 1, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
       r = safe_end;
-    }
+    };
+    if (r < safe_end) WithScaleType(w.sdtype, rows);
   }
+  // The rest (K not whole chunks, or the matrix's last rows) with the scales folded in memory.
+  const int gs = w.group_size;
+  HWY_ALIGN int32_t lane_group[64];
+  for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
+  const auto idx = hn::SetTableIndices(df, lane_group);
+  if (four)
+    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
   for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
 }
 
