@@ -38,15 +38,16 @@ class OwnedStorage final : public Storage {
 // A mapping owned by this object: `size` bytes of content at `addr`, unmapped as `map_bytes`.
 class MappedStorage final : public Storage {
  public:
-  MappedStorage(void* addr, size_t size, size_t map_bytes, bool writable = false)
-      : addr_(addr), size_(size), map_bytes_(map_bytes), writable_(writable) {}
+  // The bytes start `offset` bytes into the mapping at addr.
+  MappedStorage(void* addr, size_t size, size_t map_bytes, bool writable = false, size_t offset = 0)
+      : addr_(addr), size_(size), map_bytes_(map_bytes), writable_(writable), offset_(offset) {}
   ~MappedStorage() override {
     if (addr_ && map_bytes_) munmap(addr_, map_bytes_);
   }
-  const std::byte* data() const override { return static_cast<const std::byte*>(addr_); }
+  const std::byte* data() const override { return static_cast<const std::byte*>(addr_) + offset_; }
   size_t size() const override { return size_; }
   std::byte* mutable_data() override {
-    return writable_ ? static_cast<std::byte*>(addr_) : nullptr;
+    return writable_ ? static_cast<std::byte*>(addr_) + offset_ : nullptr;
   }
 
  private:
@@ -54,9 +55,11 @@ class MappedStorage final : public Storage {
   size_t size_;
   size_t map_bytes_;
   bool writable_;
+  size_t offset_;
 };
 
 constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kLineBytes = 64;
 
 // Anonymous memory of at least `bytes`, starting on a 2 MiB boundary so that the kernel can back
 // all of it with huge pages; null if it cannot be reserved.
@@ -137,16 +140,18 @@ std::shared_ptr<Storage> storage_map_file(const std::string& path) {
   return map_fd(path, fd.get(), size);
 }
 
-std::shared_ptr<Storage> storage_open_file(const std::string& path, FileResidency residency) {
+std::shared_ptr<Storage> storage_open_file(const std::string& path, FileResidency residency,
+                                           size_t aligned_at) {
   if (residency == FileResidency::mapped) return storage_map_file(path);
   int raw_fd = -1;
   const size_t size = open_sized(path, raw_fd);
   FileDescriptor fd(raw_fd);
+  const size_t pad = (kLineBytes - aligned_at % kLineBytes) % kLineBytes;
   size_t map_bytes = 0;
-  void* addr = size > 0 ? reserve_huge_aligned(size, map_bytes) : nullptr;
+  void* addr = size > 0 ? reserve_huge_aligned(size + pad, map_bytes) : nullptr;
   if (!addr) return map_fd(path, fd.get(), size);
-  auto storage = std::make_shared<MappedStorage>(addr, size, map_bytes);
-  auto* dst = static_cast<char*>(addr);
+  auto storage = std::make_shared<MappedStorage>(addr, size, map_bytes, false, pad);
+  auto* dst = static_cast<char*>(addr) + pad;
   size_t done = 0;
   while (done < size) {
     const size_t want = std::min<size_t>(size - done, size_t{64} << 20);

@@ -29,8 +29,12 @@ std::shared_ptr<Storage> storage_allocate_huge(size_t bytes);
 enum class FileResidency { mapped, memory };
 
 // A whole file, read-only; throws InvalidInput naming the path on failure. `memory` falls back to
-// a mapping when the anonymous memory cannot be reserved.
-std::shared_ptr<Storage> storage_open_file(const std::string& path, FileResidency residency);
+// a mapping when the anonymous memory cannot be reserved. In `memory`, the file's byte
+// `aligned_at` lands on a 64-byte boundary (a mapping keeps the file's own alignment): the
+// tensors of a safetensors file start wherever its header ends, and rows read with 64-byte
+// vectors that straddle two cache lines stream more slowly.
+std::shared_ptr<Storage> storage_open_file(const std::string& path, FileResidency residency,
+                                           size_t aligned_at = 0);
 
 // Read-only private mapping of a whole file.
 std::shared_ptr<Storage> storage_map_file(const std::string& path);

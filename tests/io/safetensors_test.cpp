@@ -297,7 +297,8 @@ TEST(Safetensors, HostileNamesAreEscapedAndCappedInMessages) {
 }
 
 // Read into memory (the pipeline's default), a file holds the same tensors as mapped, in storage
-// that starts on a 2 MiB boundary (so huge pages can back it) and is read-only like a mapping.
+// that starts on a 2 MiB boundary (so huge pages can back it), its data section on a cache line,
+// and is read-only like a mapping.
 TEST(Safetensors, MemoryResidencyReadsTheSameBytes) {
   TempDir dir;
   std::vector<float> big(3 << 18);  // 3 MiB: spans more than one huge page
@@ -309,7 +310,9 @@ TEST(Safetensors, MemoryResidencyReadsTheSameBytes) {
   auto mapped = SafetensorsFile::open(dir.file("m.safetensors"), FileResidency::mapped);
   auto read = SafetensorsFile::open(dir.file("m.safetensors"), FileResidency::memory);
   ASSERT_EQ(read->names(), mapped->names());
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(read->get("big").storage()->data()) % (2u << 20), 0u);
+  const std::byte* base = read->get("big").storage()->data();
+  EXPECT_LT(reinterpret_cast<uintptr_t>(base) % (2u << 20), 64u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(base + read->data_offset()) % 64, 0u);
   for (const std::string name : {"big", "small"}) {
     Tensor a = mapped->get(name), b = read->get(name);
     ASSERT_EQ(a.nbytes(), b.nbytes());
@@ -323,6 +326,26 @@ TEST(Safetensors, MemoryResidencyReadsTheSameBytes) {
                InvalidInput);
   EXPECT_THROW(SafetensorsFile::open(dir.file("none.safetensors"), FileResidency::memory),
                InvalidInput);
+}
+
+// Headers of any length: read into memory, every tensor whose offset in the data section is a
+// multiple of 64 starts on a cache line, so the kernels' 64-byte loads of its rows stay whole.
+TEST(Safetensors, MemoryResidencyPutsTheDataSectionOnACacheLine) {
+  TempDir dir;
+  std::vector<float> a(48), b(16);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = -static_cast<float>(i);
+  for (size_t pad = 0; pad < 64; pad += 7) {
+    write_file(dir.file("m.safetensors"),
+               st_build({{"a", "F32", {48}, as_bytes(a)}, {"b", "F32", {16}, as_bytes(b)}}, nullptr,
+                        1, pad));
+    auto f = SafetensorsFile::open(dir.file("m.safetensors"), FileResidency::memory);
+    const Tensor ta = f->get("a"), tb = f->get("b");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(ta.raw()) % 64, 0u) << "pad " << pad;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(tb.raw()) % 64, 0u) << "pad " << pad;
+    EXPECT_EQ(std::memcmp(ta.raw(), a.data(), 48 * sizeof(float)), 0) << "pad " << pad;
+    EXPECT_EQ(std::memcmp(tb.raw(), b.data(), 16 * sizeof(float)), 0) << "pad " << pad;
+  }
 }
 
 TEST(Safetensors, MissingFileNamesThePath) {
