@@ -1,6 +1,7 @@
 #include "core/kernels/cpu/linear_bf16.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -21,7 +22,8 @@ namespace {
 constexpr int64_t kLanes = 16;            // f32 lanes, and weight rows per GEMM tile
 constexpr int64_t kPairs = 32;            // bf16 values per vector
 constexpr int64_t kPrefetch = 64;         // bytes per prefetched line
-constexpr int64_t kPrefetchAhead = 2048;  // bytes; 1-3 KB alike, 4 and 8 KB slower
+constexpr int64_t kPrefetchAhead = 2048;  // bytes, where prefetch_rows(); Zen 4: 1-3 KB alike,
+                                          // 4 and 8 KB slower
 constexpr int64_t kRowsPerSplit = 4;      // matvec rows per unit of the pool's split
 constexpr int kRowsOfX = 8;               // rows of x that share each loaded tile vector
 
@@ -69,14 +71,35 @@ MOFA_BF16_TARGET __m512 dot_chunk(__m512 acc, const uint16_t* w, const uint16_t*
                           reinterpret_cast<__m512bh>(_mm512_loadu_si512(x)));
 }
 
-// y[r] = row r of w · xb. Each row is read as one linear stream with a software prefetch
-// kPrefetchAhead bytes ahead: on Zen 5 this reads ~30% faster than interleaving several rows that
-// share each load of x (several streams confuse the hardware prefetcher; measured with
-// mofa_kernel_bench, bf16 m=1 at Qwen2.5-0.5B shapes). The prefetch goes to L2 (prefetcht1), 2 KB
-// ahead: on the Zen 4 VM of 2026-12-06, Qwen2.5-0.5B bf16 decode ran at 49 t/s against 32 t/s
-// with the non-temporal prefetch 8 KB ahead used before, 41 t/s with no software prefetch and 37
-// t/s with prefetcht0 (2 threads; 30 against 22 t/s at 1 thread). Four accumulators hide the dot
-// latency.
+// Whether matvec_row asks for its lines ahead (prefetcht1, kPrefetchAhead bytes on). It pays on
+// Zen 4 and costs on Zen 5, whose hardware prefetcher follows the row stream by itself:
+// - Zen 4 VM, 2026-12-06: Qwen2.5-0.5B bf16 decode ran at 49 t/s with it against 41 t/s without
+//   (2 threads; 30 against 22 t/s at 1 thread), and 37 t/s with prefetcht0.
+// - Zen 5 VM, 2026-12-07: with and without alternated call by call on copies of the matrix
+//   passing L3 (2 threads), 4864x896, 896x4864 and 151936x896 read 48-50 GB/s with it and 55-57
+//   GB/s without, where a plain sum of the same bytes read 64-66. Qwen2.5-0.5B bf16 decode, the
+//   two alternated over 6 rounds: 45.2 t/s without against 42.0 with (+7.6%, every round). That
+//   is with the weights on cache lines (storage_open_file); with the rows straddling lines, as
+//   before, the prefetch paid there too (49 against 45.5 t/s), as it did when the Zen 4 figures
+//   above were taken.
+// Other CPUs with AVX512-BF16 (Zen 5 and later, Intel's) go without.
+bool prefetch_rows() {
+  static const bool on = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned family = ((a >> 8) & 0xF) + (((a >> 8) & 0xF) == 0xF ? (a >> 20) & 0xFF : 0);
+    return family == 0x19;  // Zen 3 and Zen 4; only Zen 4 has AVX512-BF16
+  }();
+  return on;
+}
+
+// y[r] = row r of w · xb. Each row is read as one linear stream: on Zen 5 this reads ~30% faster
+// than interleaving several rows that share each load of x (several streams confuse the hardware
+// prefetcher; measured with mofa_kernel_bench, bf16 m=1 at Qwen2.5-0.5B shapes). PREFETCH: see
+// prefetch_rows. Four accumulators hide the dot latency.
+template <bool PREFETCH>
 MOFA_BF16_TARGET void matvec_row(const uint16_t* xb, const uint16_t* w, int64_t K, int64_t r,
                                  float* y) {
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -85,15 +108,17 @@ MOFA_BF16_TARGET void matvec_row(const uint16_t* xb, const uint16_t* w, int64_t 
   const int64_t full = K / kPairs * kPairs;
   int64_t c = 0;
   for (; c + 4 * kPairs <= full; c += 4 * kPairs) {
-    for (int64_t line = 0; line < 4 * kPairs * 2; line += kPrefetch)
-      _mm_prefetch(ahead + c * 2 + line, _MM_HINT_T1);
+    if constexpr (PREFETCH) {
+      for (int64_t line = 0; line < 4 * kPairs * 2; line += kPrefetch)
+        _mm_prefetch(ahead + c * 2 + line, _MM_HINT_T1);
+    }
     a0 = dot_chunk(a0, row + c, xb + c);
     a1 = dot_chunk(a1, row + c + kPairs, xb + c + kPairs);
     a2 = dot_chunk(a2, row + c + 2 * kPairs, xb + c + 2 * kPairs);
     a3 = dot_chunk(a3, row + c + 3 * kPairs, xb + c + 3 * kPairs);
   }
   for (; c < full; c += kPairs) {
-    _mm_prefetch(ahead + c * 2, _MM_HINT_T1);
+    if constexpr (PREFETCH) _mm_prefetch(ahead + c * 2, _MM_HINT_T1);
     a0 = dot_chunk(a0, row + c, xb + c);
   }
   if (full < K) {
@@ -172,9 +197,13 @@ void matvec_bf16_dot_shared(const float* x, const LinearOut* outs, int n) {
   const int64_t ldx = (K + kPairs - 1) / kPairs * kPairs;
   uint16_t* xb = grow(scratch().xb, static_cast<size_t>(ldx));
   round_rows(x, 0, 1, K, ldx, xb);
+  const bool prefetch = prefetch_rows();
   for_shared_rows(outs, n, kRowsPerSplit, [&](int i, int64_t lo, int64_t hi) {
     const auto* wd = static_cast<const uint16_t*>(outs[i].w.data);
-    for (int64_t r = lo; r < hi; ++r) matvec_row(xb, wd, K, r, outs[i].y);
+    if (prefetch)
+      for (int64_t r = lo; r < hi; ++r) matvec_row<true>(xb, wd, K, r, outs[i].y);
+    else
+      for (int64_t r = lo; r < hi; ++r) matvec_row<false>(xb, wd, K, r, outs[i].y);
   });
 }
 
