@@ -75,6 +75,13 @@ bool as_count(const nlohmann::json& j, uint64_t& out) {
   return out <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 }
 
+// The file's first 8 bytes: the header length, little-endian.
+uint64_t header_length(const unsigned char* b) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | b[i];
+  return n;
+}
+
 // Where the tensor data of the file at `path` starts (8 + its header length), read ahead of the
 // whole file so that the data can be placed on a cache-line boundary; 0 when the first bytes
 // cannot tell (open() then reports what is wrong from the whole file).
@@ -82,8 +89,7 @@ size_t data_start(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   unsigned char b[8];
   if (!in.read(reinterpret_cast<char*>(b), sizeof(b))) return 0;
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = header_len << 8 | b[i];
+  const uint64_t header_len = header_length(b);
   return header_len <= kMaxHeaderBytes ? 8 + static_cast<size_t>(header_len) : 0;
 }
 
@@ -102,8 +108,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
   if (size < 8)
     fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
   const auto* bytes = reinterpret_cast<const unsigned char*>(f->storage_->data());
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = header_len << 8 | bytes[i];
+  const uint64_t header_len = header_length(bytes);
   if (header_len > kMaxHeaderBytes)
     fail("header length " + std::to_string(header_len) + " is absurd (limit " +
          std::to_string(kMaxHeaderBytes) + " bytes); not a safetensors file?");

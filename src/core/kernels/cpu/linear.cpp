@@ -637,6 +637,25 @@ HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t n
   }
 }
 
+// Asks for chunk c's share (NR vectors' worth, a cache line at a time) of the block of NR rows
+// at `next`, a later block than the one being read. The NR rows read at once are one contiguous
+// block of memory read at NR places, which the hardware prefetcher follows poorly, so the later
+// block is prefetched linearly, into L2. One row at a time is a linear stream already,
+// prefetched into L1.
+template <int NR>
+HWY_INLINE void PrefetchChunkAhead(const uint8_t* next, int64_t c, int64_t nb) {
+  const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
+  if ((c & (pf_every - 1)) != 0) return;
+  const uint8_t* pf = next + c * NR * nb;
+  HWY_UNROLL(16)
+  for (int j = 0; j < NR; ++j) {
+    if constexpr (NR == 1)
+      PrefetchToL1(pf + j * pf_every * nb);
+    else
+      PrefetchToL2(pf + j * pf_every * nb);
+  }
+}
+
 // acc[j] += the full chunks of NR rows (codes at p + j * rs). A plain function over locals, so
 // the accumulators and strides stay in registers for the whole row (a lambda capturing them by
 // reference kept acc in memory: a store and a reload per chunk and row).
@@ -649,23 +668,9 @@ HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t
   VF acc[NR];
   HWY_UNROLL(16)
   for (int j = 0; j < NR; ++j) acc[j] = acc_io[j];
-  // The NR rows read here are one contiguous block of memory, read at NR places at once, which
-  // the hardware prefetcher follows poorly. So a later block of NR rows (`ahead` blocks on) is
-  // prefetched linearly while this one is read: each chunk asks for its share (NR vectors'
-  // worth) of that block. One row at a time is a linear stream already, prefetched into L1.
   const uint8_t* next = p + ahead * NR * rs;
-  const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
   for (int64_t c = 0; c < nfull; ++c) {
-    if ((c & (pf_every - 1)) == 0) {
-      const uint8_t* pf = next + c * NR * nb;
-      HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j) {
-        if constexpr (NR == 1)
-          PrefetchToL1(pf + j * pf_every * nb);
-        else
-          PrefetchToL2(pf + j * pf_every * nb);
-      }
-    }
+    PrefetchChunkAhead<NR>(next, c, nb);
     ChunkQ<BITS, NR, ONE>(p + c * nb, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx,
                           acc);
   }
@@ -849,7 +854,7 @@ HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const X& x) {
 // and 0.71 on 8-bit 256x2560.
 // Needs K in whole chunks, and NF - (G mod NF) elements readable past the last row's s + G and
 // b + G when G is not whole vectors. One row keeps two accumulators, for alternate chunks: two
-// FMA chains. Several rows prefetch the block of rows at `next` into L2, linearly, as ChunkRun.
+// FMA chains. The block of rows at `next` is prefetched as ChunkRun does (PrefetchChunkAhead).
 template <int BITS, int NR, typename T>
 HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t rs,
                                          const T* HWY_RESTRICT s, const T* HWY_RESTRICT b,
@@ -866,7 +871,6 @@ HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t 
   const int64_t nb = L.nb;
   const int64_t ch = L.ch;
   const int64_t per_block = (NF << gshift) / ch;  // chunks per NF groups (a power of two)
-  const int64_t pf_every = nb >= kLineBytes ? 1 : kLineBytes / nb;
   VF acc[NR * NA], bias[NR];
   HWY_UNROLL(16)
   for (int j = 0; j < NR * NA; ++j) acc[j] = hn::Zero(df);
@@ -888,15 +892,7 @@ HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t 
     auto lane_at = lane_codes;
     // One chunk into accumulator a of each row.
     auto chunk = [&](int64_t k, int a) HWY_ATTR {
-      if ((k & (pf_every - 1)) == 0) {
-        if constexpr (NR == 1) {
-          PrefetchToL1(next + k * nb);
-        } else {
-          const uint8_t* pf = next + k * NR * nb;
-          HWY_UNROLL(16)
-          for (int j = 0; j < NR; ++j) PrefetchToL2(pf + j * pf_every * nb);
-        }
-      }
+      PrefetchChunkAhead<NR>(next, k, nb);
       const auto idx = hn::IndicesFromVec(df, hn::ShiftRightSame(lane_at, gshift));
       lane_at = hn::Add(lane_at, step);
       const auto x = LoadChunkX<BITS>(xq + k * ch, nb);
@@ -995,6 +991,7 @@ void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const We
     if (r < safe_end) WithScaleType(w.sdtype, rows);
   }
   // The rest (K not whole chunks, or the matrix's last rows) with the scales folded in memory.
+  if (r == r1) return;
   const int gs = w.group_size;
   HWY_ALIGN int32_t lane_group[64];
   for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);

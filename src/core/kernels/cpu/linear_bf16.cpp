@@ -1,7 +1,6 @@
 #include "core/kernels/cpu/linear_bf16.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -84,14 +83,8 @@ MOFA_BF16_TARGET __m512 dot_chunk(__m512 acc, const uint16_t* w, const uint16_t*
 //   above were taken.
 // Other CPUs with AVX512-BF16 (Zen 5 and later, Intel's) go without.
 bool prefetch_rows() {
-  static const bool on = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
-    const bool amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;  // "AuthenticAMD"
-    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
-    const unsigned family = ((a >> 8) & 0xF) + (((a >> 8) & 0xF) == 0xF ? (a >> 20) & 0xFF : 0);
-    return family == 0x19;  // Zen 3 and Zen 4; only Zen 4 has AVX512-BF16
-  }();
+  // Family 19h is Zen 3 and Zen 4; only Zen 4 has AVX512-BF16.
+  static const bool on = __builtin_cpu_is("amdfam19h");
   return on;
 }
 
