@@ -180,13 +180,12 @@ TEST(LinearQuant, QwenShapeFastModeIsAccurate) {
 
 TEST(LinearQuant, DecodeMatvecComputesTheInt8Scheme) {
   // m == 1 takes the matvec kernel; 64, 192 and 1600 columns end inside a vector chunk on AVX2
-  // and AVX-512, so the zero-padded last chunk is exercised next to whole ones. Rows of 768 bytes
-  // or more (8-bit 896, both widths at 1600 and 2560) are read one at a time, shorter ones four at
-  // once. Rows in whole chunks (896, 2560) fold their scales in registers a vector of groups at a
-  // time, four rows or one at a time, except the matrix's last rows where their last vector of
-  // scales would read past the end (groups not a whole number of vectors), which keep the fold
-  // through memory. Group sizes 32-128 put one to four groups in a chunk, or a chunk within one
-  // group.
+  // and AVX-512, so the partial last chunk (read whole, against zero x) is exercised next to whole
+  // ones. Rows of 768 bytes or more (8-bit 896, both widths at 1600 and 2560) are read one at a
+  // time, shorter ones four at once. The matrix's last rows, whose whole-vector reads of codes
+  // (partial chunk) or scales (groups not a whole number of vectors) would pass its end, run on a
+  // padded copy: one row here at 896 or 1600 columns, several at 64. Group sizes 32-128 put one to
+  // four groups in a chunk, or a chunk within one group.
   for (int bits : {4, 8}) {
     for (int gs : {32, 64, 128}) {
       for (int64_t cols : {64, 192, 896, 1600, 2560}) {

@@ -64,7 +64,6 @@ using DU8 = hn::ScalableTag<uint8_t>;
 using DI8 = hn::ScalableTag<int8_t>;
 using VF = hn::Vec<DF>;
 using VI = hn::Vec<DI>;
-using IdxF = decltype(hn::SetTableIndices(DF(), static_cast<const int32_t*>(nullptr)));
 
 size_t FloatLanes() {
   return hn::Lanes(DF());
@@ -605,38 +604,6 @@ void QuantizeX(const float* x, int64_t i0, int64_t i1, int64_t K, int bits, int 
   }
 }
 
-// acc[j] += Σ over one chunk of row j (codes at p + j * rs) · x (int8, xc), each i32 lane scaled
-// by its group's scale (sc + j * lds, permuted by idx). ONE: the chunk lies within one group, so
-// the scale is a broadcast load rather than a load and a lane permute.
-template <int BITS, int NR, bool ONE>
-HWY_INLINE void ChunkQ(const uint8_t* p, int64_t rs, const int8_t* xc, int64_t nb, const float* sc,
-                       int64_t lds, const IdxF& idx, VF* acc) {
-  const DF df;
-  const DI di;
-  const DU8 du8;
-  const DI8 di8;
-  auto scale = [&](int j) HWY_ATTR {
-    if constexpr (ONE) return hn::Set(df, sc[j * lds]);
-    return hn::TableLookupLanes(hn::LoadU(df, sc + j * lds), idx);
-  };
-  if constexpr (BITS == 4) {
-    const auto xlo = hn::LoadU(di8, xc);
-    const auto xhi = hn::LoadU(di8, xc + nb);
-    HWY_UNROLL(16)
-    for (int j = 0; j < NR; ++j) {
-      const VI s = NibbleDot(hn::LoadU(du8, p + j * rs), xlo, xhi);
-      acc[j] = hn::MulAdd(hn::ConvertTo(df, s), scale(j), acc[j]);
-    }
-  } else {
-    const X8 xv = PrepareX8(hn::LoadU(di8, xc));
-    HWY_UNROLL(16)
-    for (int j = 0; j < NR; ++j) {
-      const VI s = Dot8(hn::LoadU(du8, p + j * rs), xv);
-      acc[j] = hn::MulAdd(hn::ConvertTo(df, s), scale(j), acc[j]);
-    }
-  }
-}
-
 // Asks for chunk c's share (NR vectors' worth, a cache line at a time) of the block of NR rows
 // at `next`, a later block than the one being read. The NR rows read at once are one contiguous
 // block of memory read at NR places, which the hardware prefetcher follows poorly, so the later
@@ -654,28 +621,6 @@ HWY_INLINE void PrefetchChunkAhead(const uint8_t* next, int64_t c, int64_t nb) {
     else
       PrefetchToL2(pf + j * pf_every * nb);
   }
-}
-
-// acc[j] += the full chunks of NR rows (codes at p + j * rs). A plain function over locals, so
-// the accumulators and strides stay in registers for the whole row (a lambda capturing them by
-// reference kept acc in memory: a store and a reload per chunk and row).
-template <int BITS, int NR, bool ONE>
-HWY_INLINE void ChunkRun(const uint8_t* HWY_RESTRICT p, int64_t rs, const int8_t* HWY_RESTRICT xq,
-                         int64_t nfull, int64_t nb, int64_t ch, const float* HWY_RESTRICT sx,
-                         int64_t ldg, int gshift, const IdxF& idx_in, VF* HWY_RESTRICT acc_io,
-                         int64_t ahead) {
-  const IdxF idx = idx_in;
-  VF acc[NR];
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) acc[j] = acc_io[j];
-  const uint8_t* next = p + ahead * NR * rs;
-  for (int64_t c = 0; c < nfull; ++c) {
-    PrefetchChunkAhead<NR>(next, c, nb);
-    ChunkQ<BITS, NR, ONE>(p + c * nb, rs, xq + c * ch, nb, sx + ((c * ch) >> gshift), ldg, idx,
-                          acc);
-  }
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) acc_io[j] = acc[j];
 }
 
 // Prefetches the scales and biases of the block of nr rows `ahead` blocks after the one at row r
@@ -704,114 +649,6 @@ HWY_INLINE void WithScaleType(DType t, F&& f) {
     f(hwy::float16_t{});
   else
     f(float{});
-}
-
-// For NR rows of G groups (scales s and biases b, row after row): sx + j * ldg gets row j's
-// scales times x's steps, zero up to a vector past G (the permute of the last chunk may read
-// those lanes; zero codes meet them there); acc[j] starts as MLX's bias term Σ bias·Σx of row j,
-// whole vectors of groups in lanes and the groups past them in tail[j]. The scales and biases
-// are widened as they are read: a separate widening pass cost about a seventh of a 4-bit
-// 256x2560 matvec (perf, AVX2). The groups past the whole vectors are one more vector, its lanes
-// past G cleared, wherever that load stays within the scales (read_past: how many elements may
-// be read past the last row's end): one at a time they cost more than the row's codes when rows
-// are short (14 groups, Qwen2.5-0.5B, all past the whole vectors of 16 lanes on AVX-512).
-template <int NR, typename T>
-HWY_INLINE void FoldRowScales(const T* HWY_RESTRICT s, const T* HWY_RESTRICT b, int64_t G,
-                              int64_t read_past, const float* HWY_RESTRICT xd,
-                              const float* HWY_RESTRICT xsum, int64_t ldg, float* HWY_RESTRICT sx,
-                              VF* acc, float* tail) {
-  const DF df;
-  const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
-  const int64_t whole = G / NF * NF;
-  // The last row's vector ends whole + NF - G elements past the row.
-  const bool vector_tail = whole < G && whole + NF - G <= read_past;
-  const auto in_row = hn::FirstN(df, static_cast<size_t>(G - whole));
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) {
-    const T* sj = s + j * G;
-    const T* bj = b + j * G;
-    float* o = sx + j * ldg;
-    VF bt = hn::Zero(df);
-    for (int64_t g = 0; g < whole; g += NF) {
-      hn::StoreU(hn::Mul(LoadWide(df, sj + g), hn::LoadU(df, xd + g)), df, o + g);
-      bt = hn::MulAdd(LoadWide(df, bj + g), hn::LoadU(df, xsum + g), bt);
-    }
-    float tb = 0.0f;
-    if (vector_tail) {
-      const VF st = hn::IfThenElseZero(in_row, LoadWide(df, sj + whole));
-      const VF bw = hn::IfThenElseZero(in_row, LoadWide(df, bj + whole));
-      hn::StoreU(hn::Mul(st, hn::LoadU(df, xd + whole)), df, o + whole);
-      bt = hn::MulAdd(bw, hn::LoadU(df, xsum + whole), bt);
-    }
-    for (int64_t g = vector_tail ? G : whole; g < G; ++g) {
-      o[g] = ScalarWide(sj + g) * xd[g];
-      tb += ScalarWide(bj + g) * xsum[g];
-    }
-    // [G, G + NF) and [round_up(G), round_up(G) + NF): ldg leaves room for both.
-    hn::StoreU(hn::Zero(df), df, o + G);
-    hn::StoreU(hn::Zero(df), df, o + (G + NF - 1) / NF * NF);
-    acc[j] = bt;
-    tail[j] = tb;
-  }
-}
-
-// m == 1: the activation step is folded into each row's scales and MLX's bias term into the
-// accumulators (a few vector ops per row), so a chunk costs one scale permute and one FMA per
-// row, and NR rows share every load of x. A partial last chunk runs through the same code (x is
-// zero padded past K).
-template <int BITS, int NR>
-HWY_INLINE void MatvecQ(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
-                        const QLayout& L, const IdxF& idx, int64_t r, int64_t ahead, float* y,
-                        float* sb) {
-  const DF df;
-  const int64_t G = L.groups;
-  const int64_t ldg = L.ldg;
-  const int64_t nb = L.nb;
-  const int64_t ch = L.ch;
-  const int64_t nfull = L.nfull;
-  const int gshift = __builtin_ctz(static_cast<unsigned>(w.group_size));
-  float* sx = sb;
-  const size_t esize = w.sdtype == DType::f32 ? 4 : 2;
-  const size_t off = static_cast<size_t>(r * G) * esize;
-  PrefetchScalesAhead(w, G, r, NR, ahead);
-  VF acc[NR];
-  float bias_tail[NR];
-  const void* scales = static_cast<const char*>(w.scales) + off;
-  const void* biases = static_cast<const char*>(w.biases) + off;
-  auto fold = [&](auto element) HWY_ATTR {
-    using T = decltype(element);
-    FoldRowScales<NR>(static_cast<const T*>(scales), static_cast<const T*>(biases), G,
-                      (w.rows - r - NR) * G, xd, xsum, ldg, sx, acc, bias_tail);
-  };
-  WithScaleType(w.sdtype, fold);
-  const uint8_t* p =
-      reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(w.data) + r * w.row_words);
-  const int64_t rs = w.row_words * 4;
-  // Group sizes and chunks are powers of two: a group at least a chunk long holds whole chunks
-  // (and then K is whole chunks, so there is no partial one below).
-  if (w.group_size >= ch)
-    ChunkRun<BITS, NR, true>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc, ahead);
-  else
-    ChunkRun<BITS, NR, false>(p, rs, xq, nfull, nb, ch, sx, ldg, gshift, idx, acc, ahead);
-  if (L.tail > 0) {
-    // Bytes past K meet zero x and zero scales, so the last chunk may read them in place
-    // (they belong to the following rows) unless the matrix ends within one vector.
-    const int64_t tail_at = nfull * nb;
-    if ((w.rows - r - NR) * rs >= nb - L.tail) {
-      ChunkQ<BITS, NR, false>(p + tail_at, rs, xq + nfull * ch, nb, sx + ((nfull * ch) >> gshift),
-                              ldg, idx, acc);
-    } else {
-      HWY_ALIGN uint8_t pad[NR * HWY_MAX_BYTES];
-      std::memset(pad, 0, sizeof(pad));
-      HWY_UNROLL(16)
-      for (int j = 0; j < NR; ++j)
-        std::memcpy(pad + j * HWY_MAX_BYTES, p + j * rs + tail_at, static_cast<size_t>(L.tail));
-      ChunkQ<BITS, NR, false>(pad, HWY_MAX_BYTES, xq + nfull * ch, nb,
-                              sx + ((nfull * ch) >> gshift), ldg, idx, acc);
-    }
-  }
-  HWY_UNROLL(16)
-  for (int j = 0; j < NR; ++j) y[r + j] = hn::GetLane(hn::SumOfLanes(df, acc[j])) + bias_tail[j];
 }
 
 // x of one chunk, loaded once for every row that meets it: the low- and high-nibble codes for 4
@@ -847,14 +684,17 @@ HWY_INLINE VI ChunkDot(const uint8_t* HWY_RESTRICT p, const X& x) {
 // groups at a time, right before the chunks that use them. A lane's group within the vector is
 // its first code's offset (lane_codes: lane l starts at code l * cpl of its chunk) over the group
 // size; a chunk within one group gives every lane the same one.
-// Folding the rows' scales into memory first (MatvecQ) has each chunk load its scales straight
-// back from stores at other offsets, which cannot forward: the loads wait for the stores to reach
-// L1, so blocks of rows hardly overlap. Cache-resident on Zen 5 at one thread, one row at a time
-// this way took 0.70 of MatvecQ's time on 4-bit 256x2560 (46 -> 31 ns a row), 0.84 on 2560x9728
-// and 0.71 on 8-bit 256x2560.
-// Needs K in whole chunks, and NF - (G mod NF) elements readable past the last row's s + G and
-// b + G when G is not whole vectors. One row keeps two accumulators, for alternate chunks: two
-// FMA chains. The block of rows at `next` is prefetched as ChunkRun does (PrefetchChunkAhead).
+// Folding the rows' scales into memory first (the kernel before this one) had each chunk load its
+// scales straight back from stores at other offsets, which cannot forward: the loads waited for
+// the stores to reach L1, so blocks of rows hardly overlapped. Cache-resident on Zen 5 at one
+// thread, one row at a time this way took 0.70 of that kernel's time on 4-bit 256x2560 (46 -> 31
+// ns a row), 0.84 on 2560x9728 and 0.71 on 8-bit 256x2560.
+// Reads whole vectors: a partial last chunk of codes (K not whole chunks) reads L.nb - L.tail
+// bytes past its row, where x is zero, and the last vector of scales and biases reads up to
+// NF - (G mod NF) elements past the row's s + G and b + G, where the vector is masked; both must
+// be readable. Lanes past K keep their group index within the vector of NF groups, since a
+// vector's groups are whole chunks. One row keeps two accumulators, for alternate chunks: two
+// FMA chains. The block of rows at `next` is prefetched chunk by chunk (PrefetchChunkAhead).
 template <int BITS, int NR, typename T>
 HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t rs,
                                          const T* HWY_RESTRICT s, const T* HWY_RESTRICT b,
@@ -871,6 +711,7 @@ HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t 
   const int64_t nb = L.nb;
   const int64_t ch = L.ch;
   const int64_t per_block = (NF << gshift) / ch;  // chunks per NF groups (a power of two)
+  const int64_t chunks = L.nfull + (L.tail > 0 ? 1 : 0);
   VF acc[NR * NA], bias[NR];
   HWY_UNROLL(16)
   for (int j = 0; j < NR * NA; ++j) acc[j] = hn::Zero(df);
@@ -888,7 +729,7 @@ HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t 
       sc[j] = hn::IfThenElseZero(in_row, hn::Mul(LoadWide(df, s + j * G + gb), xdv));
       bias[j] = hn::MulAdd(hn::IfThenElseZero(in_row, LoadWide(df, b + j * G + gb)), xsv, bias[j]);
     }
-    const int64_t end = std::min(L.nfull, c + per_block);
+    const int64_t end = std::min(chunks, c + per_block);
     auto lane_at = lane_codes;
     // One chunk into accumulator a of each row.
     auto chunk = [&](int64_t k, int a) HWY_ATTR {
@@ -961,44 +802,66 @@ HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const
   flush(first, r - first);
 }
 
-// Rows [r0, r1) of y = W·x for one quantized x (m == 1). sb is per-thread scratch of
-// matvec_scratch_floats(L) floats for four rows' scales folded with x's steps.
+// Row r of y through DotRowsFoldedInRegisters on a copy of its codes, scales and biases, padded
+// so that the kernel's whole-vector reads past them stay in the copy: for the matrix's last rows,
+// whose reads past the row would leave the matrix. `copy` holds matvec_scratch_bytes(L).
+template <int BITS, typename T>
+HWY_NOINLINE void RowFromPaddedCopy(const int8_t* xq, const float* xd, const float* xsum,
+                                    const WeightView& w, const QLayout& L, int64_t r, float* y,
+                                    uint8_t* copy) {
+  const DF df;
+  const DI di;
+  const int64_t rs = w.row_words * 4;
+  const int64_t G = L.groups;
+  const size_t codes_bytes = static_cast<size_t>(L.ldq + L.nb);
+  const size_t group_bytes = static_cast<size_t>(L.ldg) * sizeof(float);
+  std::memset(copy, 0, codes_bytes + 2 * group_bytes);
+  std::memcpy(copy, static_cast<const uint8_t*>(w.data) + r * rs, static_cast<size_t>(rs));
+  auto* s = reinterpret_cast<T*>(copy + codes_bytes);
+  auto* b = reinterpret_cast<T*>(copy + codes_bytes + group_bytes);
+  std::memcpy(s, static_cast<const T*>(w.scales) + r * G, static_cast<size_t>(G) * sizeof(T));
+  std::memcpy(b, static_cast<const T*>(w.biases) + r * G, static_cast<size_t>(G) * sizeof(T));
+  HWY_ALIGN int32_t codes[64];
+  for (int64_t l = 0; l < L.n32; ++l) codes[l] = static_cast<int32_t>(l * L.cpl);
+  VF out[1];
+  DotRowsFoldedInRegisters<BITS, 1>(copy, rs, s, b, xq, xd, xsum, L,
+                                    __builtin_ctz(static_cast<unsigned>(w.group_size)),
+                                    hn::Load(di, codes), copy, out);
+  y[r] = hn::GetLane(hn::SumOfLanes(df, out[0]));
+}
+
+// Rows [r0, r1) of y = W·x for one quantized x (m == 1). `scratch` is per-thread, of
+// matvec_scratch_bytes(L) bytes, for the padded copy of the matrix's last rows.
 template <int BITS>
 void QuantMatvecT(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
-                  const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
+                  const QLayout& L, int64_t r0, int64_t r1, float* y, uint8_t* scratch) {
   const DF df;
-  int64_t r = r0;
+  const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t rs = w.row_words * 4;
   // How many blocks of rows ahead the kernels prefetch.
-  const int64_t ahead4 = BlocksAhead(4 * w.row_words * 4, kQuantPrefetchBytes);
-  const int64_t ahead1 = BlocksAhead(w.row_words * 4, kQuantPrefetchBytes);
-  const bool four = w.row_words * 4 < kRowAtATimeBytes;
-  // Scales folded in registers where K is whole chunks, for the rows whose last vector of scales
-  // may be read whole: rows followed by at least `over` more scales.
-  if (L.tail == 0) {
-    const int64_t NF = static_cast<int64_t>(hn::Lanes(df));
-    const int64_t over = (L.groups + NF - 1) / NF * NF - L.groups;
-    const int64_t safe_end = std::min(r1, w.rows - (over + L.groups - 1) / L.groups);
-    auto rows = [&](auto element) HWY_ATTR {
-      using T = decltype(element);
-      if (four) {
-        const int64_t end4 = r + (safe_end - r) / 4 * 4;
-        RowsFoldedInRegisters<BITS, 4, T>(xq, xd, xsum, w, L, r, end4, ahead4, y);
-        r = end4;
-      }
-      RowsFoldedInRegisters<BITS, 1, T>(xq, xd, xsum, w, L, r, safe_end, ahead1, y);
-      r = safe_end;
-    };
-    if (r < safe_end) WithScaleType(w.sdtype, rows);
-  }
-  // The rest (K not whole chunks, or the matrix's last rows) with the scales folded in memory.
-  if (r == r1) return;
-  const int gs = w.group_size;
-  HWY_ALIGN int32_t lane_group[64];
-  for (int64_t l = 0; l < L.n32; ++l) lane_group[l] = static_cast<int32_t>(l * L.cpl / gs);
-  const auto idx = hn::SetTableIndices(df, lane_group);
-  if (four)
-    for (; r + 4 <= r1; r += 4) MatvecQ<BITS, 4>(xq, xd, xsum, w, L, idx, r, ahead4, y, sb);
-  for (; r < r1; ++r) MatvecQ<BITS, 1>(xq, xd, xsum, w, L, idx, r, ahead1, y, sb);
+  const int64_t ahead4 = BlocksAhead(4 * rs, kQuantPrefetchBytes);
+  const int64_t ahead1 = BlocksAhead(rs, kQuantPrefetchBytes);
+  const bool four = rs < kRowAtATimeBytes;
+  // Rows whose whole-vector reads past their end (DotRowsFoldedInRegisters) stay within the
+  // matrix are read in place; the last few run on a padded copy.
+  const int64_t scales_over = (L.groups + NF - 1) / NF * NF - L.groups;
+  const int64_t codes_over = L.tail > 0 ? L.nb - L.tail : 0;
+  const int64_t last_rows =
+      std::max((scales_over + L.groups - 1) / L.groups, (codes_over + rs - 1) / rs);
+  const int64_t in_place_end = std::max(r0, std::min(r1, w.rows - last_rows));
+  auto rows = [&](auto element) HWY_ATTR {
+    using T = decltype(element);
+    int64_t r = r0;
+    if (four) {
+      const int64_t end4 = r + (in_place_end - r) / 4 * 4;
+      RowsFoldedInRegisters<BITS, 4, T>(xq, xd, xsum, w, L, r, end4, ahead4, y);
+      r = end4;
+    }
+    RowsFoldedInRegisters<BITS, 1, T>(xq, xd, xsum, w, L, r, in_place_end, ahead1, y);
+    for (r = in_place_end; r < r1; ++r)
+      RowFromPaddedCopy<BITS, T>(xq, xd, xsum, w, L, r, y, scratch);
+  };
+  WithScaleType(w.sdtype, rows);
 }
 
 // ---------------------------------------------------------------- int8 GEMM (m > 1)
@@ -1181,9 +1044,9 @@ void QuantizeActivations(const float* x, int64_t i0, int64_t i1, int64_t K, int 
 }
 
 void QuantMatvec(const int8_t* xq, const float* xd, const float* xsum, const WeightView& w,
-                 const QLayout& L, int64_t r0, int64_t r1, float* y, float* sb) {
-  if (w.bits == 4) return QuantMatvecT<4>(xq, xd, xsum, w, L, r0, r1, y, sb);
-  QuantMatvecT<8>(xq, xd, xsum, w, L, r0, r1, y, sb);
+                 const QLayout& L, int64_t r0, int64_t r1, float* y, uint8_t* scratch) {
+  if (w.bits == 4) return QuantMatvecT<4>(xq, xd, xsum, w, L, r0, r1, y, scratch);
+  QuantMatvecT<8>(xq, xd, xsum, w, L, r0, r1, y, scratch);
 }
 
 size_t QuantTileBytes(int64_t K, int gs) {
@@ -1208,7 +1071,7 @@ void QuantizeActivations(const float*, int64_t, int64_t, int64_t, int, int, cons
   throw InternalError("[linear] int8 activations requested on the scalar target");
 }
 void QuantMatvec(const int8_t*, const float*, const float*, const WeightView&, const QLayout&,
-                 int64_t, int64_t, float*, float*) {
+                 int64_t, int64_t, float*, uint8_t*) {
   throw InternalError("[linear] int8 matvec requested on the scalar target");
 }
 size_t QuantTileBytes(int64_t, int) {
@@ -1259,9 +1122,10 @@ T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-// MatvecQ<BITS, 4> keeps 4 rows' scales folded with x's steps, a row of ldg floats each.
-size_t matvec_scratch_floats(const QLayout& L) {
-  return static_cast<size_t>(4 * L.ldg);
+// The quantized matvec copies a row's codes, with a vector past them, and its scales and biases,
+// with the padding of ldg, for the matrix's last rows (RowFromPaddedCopy).
+size_t matvec_scratch_bytes(const QLayout& L) {
+  return static_cast<size_t>(L.ldq + L.nb + 2 * L.ldg * static_cast<int64_t>(sizeof(float)));
 }
 
 void add_bias(float* y, int64_t m, int64_t rows, const void* bias, DType bt) {
@@ -1307,7 +1171,7 @@ struct QuantizedX {
 };
 
 // Quantizes the m rows of x[m, K] for `bits`-bit weights of group size gs: in the weights' nibble
-// order for a 4-bit matvec (MatvecQ), in natural order (the 8-bit layout) otherwise.
+// order for a 4-bit matvec, in natural order (the 8-bit layout) otherwise.
 QuantizedX quantize_x(const float* x, int64_t m, int64_t K, int bits, int gs, bool matvec) {
   const int xbits = matvec ? bits : 8;
   QuantizedX r;
@@ -1343,8 +1207,10 @@ bool matvec_int8(const float* x, const LinearOut* outs, int n) {
   const QuantizedX qx = quantize_x(x, 1, w0.cols, w0.bits, w0.group_size, /*matvec=*/true);
   if (qx.L.nb == 0) return false;
   for_shared_rows(outs, n, 4, [&](int i, int64_t r0, int64_t r1) {
-    float* sb = grow(scratch().tile, matvec_scratch_floats(qx.L));
-    HWY_DYNAMIC_DISPATCH(QuantMatvec)(qx.q, qx.d, qx.sum, outs[i].w, qx.L, r0, r1, outs[i].y, sb);
+    auto* copy = reinterpret_cast<uint8_t*>(
+        grow(scratch().tile, (matvec_scratch_bytes(qx.L) + sizeof(float) - 1) / sizeof(float)));
+    HWY_DYNAMIC_DISPATCH(QuantMatvec)
+    (qx.q, qx.d, qx.sum, outs[i].w, qx.L, r0, r1, outs[i].y, copy);
   });
   return true;
 }
