@@ -37,9 +37,10 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, size_t offset, DType dtype, Sha
       dtype_(dtype),
       shape_(std::move(shape)),
       strides_(contiguous_strides(shape_)) {
-  check_internal(offset_ + nbytes() <= storage_->size(), "tensor",
-                 "view " + shape_str(shape_) + " at offset " + std::to_string(offset_) +
-                     " exceeds storage of " + std::to_string(storage_->size()) + " bytes");
+  check_internal(offset_ + nbytes() <= storage_->size(), "tensor", [&] {
+    return "view " + shape_str(shape_) + " at offset " + std::to_string(offset_) +
+           " exceeds storage of " + std::to_string(storage_->size()) + " bytes";
+  });
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
@@ -48,14 +49,23 @@ Tensor Tensor::zeros(DType dtype, Shape shape) {
 }
 
 Tensor Tensor::from_f32(const std::vector<float>& values, Shape shape) {
-  check_internal(static_cast<int64_t>(values.size()) == shape_numel(shape), "tensor",
-                 "from_f32 got " + std::to_string(values.size()) + " values for " + shape_str(shape));
+  check_internal(
+      static_cast<int64_t>(values.size()) == shape_numel(shape), "tensor",
+      "from_f32 got " + std::to_string(values.size()) + " values for " + shape_str(shape));
   Tensor t = zeros(DType::f32, std::move(shape));
   std::memcpy(t.raw_mut(), values.data(), values.size() * sizeof(float));
   return t;
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  // Compared in place: this runs in every op's argument checks.
+  int64_t acc = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (strides_[i] != acc) return false;
+    acc *= shape_[i];
+  }
+  return true;
+}
 
 void* Tensor::raw_mut() {
   std::byte* base = storage_ ? storage_->mutable_data() : nullptr;
@@ -65,8 +75,9 @@ void* Tensor::raw_mut() {
 
 Tensor Tensor::reshape(Shape shape) const {
   check_internal(is_contiguous(), "reshape", "tensor is not contiguous");
-  check_internal(shape_numel(shape) == numel(), "reshape",
-                 shape_str(shape_) + " -> " + shape_str(shape) + " changes the element count");
+  check_internal(shape_numel(shape) == numel(), "reshape", [&] {
+    return shape_str(shape_) + " -> " + shape_str(shape) + " changes the element count";
+  });
   Tensor t = *this;
   t.shape_ = std::move(shape);
   t.strides_ = contiguous_strides(t.shape_);
@@ -76,8 +87,10 @@ Tensor Tensor::reshape(Shape shape) const {
 Tensor Tensor::slice(int d, int64_t begin, int64_t end) const {
   if (d < 0) d += ndim();
   check_internal(d >= 0 && d < ndim() && begin >= 0 && begin <= end && end <= shape_[d], "slice",
-                 "[" + std::to_string(begin) + ", " + std::to_string(end) + ") of dim " +
-                     std::to_string(d) + " of " + shape_str(shape_));
+                 [&] {
+                   return "[" + std::to_string(begin) + ", " + std::to_string(end) + ") of dim " +
+                          std::to_string(d) + " of " + shape_str(shape_);
+                 });
   Tensor t = *this;
   t.offset_ += static_cast<size_t>(begin * strides_[d]) * dtype_size(dtype_);
   t.shape_[d] = end - begin;
@@ -86,15 +99,24 @@ Tensor Tensor::slice(int d, int64_t begin, int64_t end) const {
 
 float Tensor::get_f32(int64_t i) const {
   switch (dtype_) {
-    case DType::f32: return data<float>()[i];
-    case DType::bf16: return bf16_to_f32(data<uint16_t>()[i]);
-    case DType::f16: return f16_to_f32(data<uint16_t>()[i]);
-    case DType::i32: return static_cast<float>(data<int32_t>()[i]);
-    case DType::u32: return static_cast<float>(data<uint32_t>()[i]);
-    case DType::u8: return static_cast<float>(data<uint8_t>()[i]);
-    case DType::i64: return static_cast<float>(data<int64_t>()[i]);
-    case DType::boolean: return data<uint8_t>()[i] ? 1.f : 0.f;
-    case DType::q8_0: break;  // blocks of codes and scales: no element is a value
+    case DType::f32:
+      return data<float>()[i];
+    case DType::bf16:
+      return bf16_to_f32(data<uint16_t>()[i]);
+    case DType::f16:
+      return f16_to_f32(data<uint16_t>()[i]);
+    case DType::i32:
+      return static_cast<float>(data<int32_t>()[i]);
+    case DType::u32:
+      return static_cast<float>(data<uint32_t>()[i]);
+    case DType::u8:
+      return static_cast<float>(data<uint8_t>()[i]);
+    case DType::i64:
+      return static_cast<float>(data<int64_t>()[i]);
+    case DType::boolean:
+      return data<uint8_t>()[i] ? 1.f : 0.f;
+    case DType::q8_0:
+      break;  // blocks of codes and scales: no element is a value
   }
   check_internal(false, "get_f32", "a q8_0 tensor's elements are bytes of blocks");
   return 0.f;

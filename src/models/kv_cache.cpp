@@ -49,8 +49,9 @@ KvCache::KvCache(std::vector<bool> has_kv, int64_t n_kv_heads, int64_t head_dim,
 }
 
 void KvCache::reserve(int64_t n, int64_t keep) {
-  check_internal(n <= max_capacity_, "kv_cache",
-                 "reserve " + std::to_string(n) + " > max " + std::to_string(max_capacity_));
+  check_internal(n <= max_capacity_, "kv_cache", [&] {
+    return "reserve " + std::to_string(n) + " > max " + std::to_string(max_capacity_);
+  });
   if (n <= capacity_) return;
   int64_t cap = std::max<int64_t>(capacity_ * 2, 256);
   cap = std::min(std::max(cap, n), max_capacity_);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "core/arena.h"
 #include "core/dtype.h"
@@ -94,6 +95,42 @@ TEST(Arena, AlignsResetsAndDetectsExhaustion) {
   EXPECT_EQ(a.used(), 0u);
   EXPECT_EQ(a.high_water(), 84u);
   EXPECT_THROW(a.alloc(DType::f32, {1000}), InternalError);
+  try {
+    a.alloc(DType::f32, {1000});
+    FAIL() << "no throw";
+  } catch (const InternalError& e) {
+    EXPECT_STREQ(e.what(), "[arena] need 4000 bytes, capacity 1024");
+  }
+}
+
+TEST(CheckInternal, BuildsItsMessageOnlyWhenTheCheckFails) {
+  int built = 0;
+  auto describe = [&] {
+    ++built;
+    return std::string("shape ") + std::to_string(7);
+  };
+  check_internal(true, "op", describe);
+  EXPECT_EQ(built, 0);
+  try {
+    check_internal(false, "op", describe);
+    FAIL() << "no throw";
+  } catch (const InternalError& e) {
+    EXPECT_STREQ(e.what(), "[op] shape 7");
+  }
+  EXPECT_EQ(built, 1);
+  EXPECT_NO_THROW(check_internal(true, "op", "literal"));
+  EXPECT_THROW(check_internal(false, "op", "literal"), InternalError);
+  EXPECT_THROW(check_internal(false, "op", std::string("built")), InternalError);
+}
+
+TEST(Tensor, ContiguityComparesStridesInPlace) {
+  const Tensor t = Tensor::zeros(DType::f32, {2, 3, 4});
+  EXPECT_TRUE(t.is_contiguous());
+  EXPECT_TRUE(t.slice(0, 1, 2).is_contiguous());
+  EXPECT_FALSE(t.slice(1, 0, 2).is_contiguous());
+  EXPECT_FALSE(t.slice(2, 1, 3).is_contiguous());
+  EXPECT_TRUE(t.reshape({6, 4}).is_contiguous());
+  EXPECT_TRUE(Tensor::zeros(DType::f32, {5}).is_contiguous());
 }
 
 }  // namespace

@@ -201,8 +201,9 @@ void DecoderLM::mlp_block(Layer& l, int index, Tensor& x, int64_t n) {
 
 Tensor DecoderLM::forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache& cache,
                           bool all_logits) {
-  check_internal(n >= 1 && n <= max_batch_, "decoder",
-                 "forward of " + std::to_string(n) + " rows, max " + std::to_string(max_batch_));
+  check_internal(n >= 1 && n <= max_batch_, "decoder", [&] {
+    return "forward of " + std::to_string(n) + " rows, max " + std::to_string(max_batch_);
+  });
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= cfg_.vocab_size)
       throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (0.." +

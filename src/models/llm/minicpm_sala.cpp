@@ -357,8 +357,9 @@ void MiniCpmSalaLM::lightning_block(Layer& l, int index, const Tensor& h, Tensor
 
 Tensor MiniCpmSalaLM::forward(const int32_t* ids, int64_t n, int64_t n_past, KvCache& cache,
                               bool all_logits) {
-  check_internal(n >= 1 && n <= max_batch_, "minicpm_sala",
-                 "forward of " + std::to_string(n) + " rows, max " + std::to_string(max_batch_));
+  check_internal(n >= 1 && n <= max_batch_, "minicpm_sala", [&] {
+    return "forward of " + std::to_string(n) + " rows, max " + std::to_string(max_batch_);
+  });
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= cfg_.vocab_size)
       throw InvalidInput("token id " + std::to_string(ids[i]) + " is outside the vocabulary (0.." +
