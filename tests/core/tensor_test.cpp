@@ -123,7 +123,7 @@ TEST(CheckInternal, BuildsItsMessageOnlyWhenTheCheckFails) {
   EXPECT_THROW(check_internal(false, "op", std::string("built")), InternalError);
 }
 
-TEST(Tensor, ContiguityComparesStridesInPlace) {
+TEST(Tensor, ContiguityFollowsTheStrides) {
   const Tensor t = Tensor::zeros(DType::f32, {2, 3, 4});
   EXPECT_TRUE(t.is_contiguous());
   EXPECT_TRUE(t.slice(0, 1, 2).is_contiguous());

@@ -757,6 +757,17 @@ HWY_INLINE void DotRowsFoldedInRegisters(const uint8_t* HWY_RESTRICT p, int64_t 
   }
 }
 
+// log2 of the group size (a power of two): a code's group is its offset shifted right by this.
+HWY_INLINE int GroupShift(const WeightView& w) {
+  return __builtin_ctz(static_cast<unsigned>(w.group_size));
+}
+
+// The first code of each i32 lane within its chunk: lane l starts at code l * cpl.
+HWY_INLINE hn::Vec<DI> LaneCodes(const QLayout& L) {
+  const DI di;
+  return hn::Mul(hn::Iota(di, 0), hn::Set(di, static_cast<int32_t>(L.cpl)));
+}
+
 // Rows [r, r1) NR at a time through DotRowsFoldedInRegisters, for scales and biases of type T
 // (r1 - r a multiple of NR). Not inlined: within QuantMatvecT it slowed the four-row kernel there
 // (1024x896 4-bit, cache-resident).
@@ -764,11 +775,8 @@ template <int BITS, int NR, typename T>
 HWY_NOINLINE void RowsFoldedInRegisters(const int8_t* xq, const float* xd, const float* xsum,
                                         const WeightView& w, const QLayout& L, int64_t r,
                                         int64_t r1, int64_t ahead, float* y) {
-  const DI di;
-  const int gshift = __builtin_ctz(static_cast<unsigned>(w.group_size));
-  HWY_ALIGN int32_t codes[64];
-  for (int64_t l = 0; l < L.n32; ++l) codes[l] = static_cast<int32_t>(l * L.cpl);
-  const auto lane_codes = hn::Load(di, codes);
+  const int gshift = GroupShift(w);
+  const auto lane_codes = LaneCodes(L);
   const int64_t G = L.groups;
   const int64_t rs = w.row_words * 4;
   const auto* base = reinterpret_cast<const uint8_t*>(w.data);
@@ -810,7 +818,6 @@ HWY_NOINLINE void RowFromPaddedCopy(const int8_t* xq, const float* xd, const flo
                                     const WeightView& w, const QLayout& L, int64_t r, float* y,
                                     uint8_t* copy) {
   const DF df;
-  const DI di;
   const int64_t rs = w.row_words * 4;
   const int64_t G = L.groups;
   const size_t codes_bytes = static_cast<size_t>(L.ldq + L.nb);
@@ -821,12 +828,9 @@ HWY_NOINLINE void RowFromPaddedCopy(const int8_t* xq, const float* xd, const flo
   auto* b = reinterpret_cast<T*>(copy + codes_bytes + group_bytes);
   std::memcpy(s, static_cast<const T*>(w.scales) + r * G, static_cast<size_t>(G) * sizeof(T));
   std::memcpy(b, static_cast<const T*>(w.biases) + r * G, static_cast<size_t>(G) * sizeof(T));
-  HWY_ALIGN int32_t codes[64];
-  for (int64_t l = 0; l < L.n32; ++l) codes[l] = static_cast<int32_t>(l * L.cpl);
   VF out[1];
-  DotRowsFoldedInRegisters<BITS, 1>(copy, rs, s, b, xq, xd, xsum, L,
-                                    __builtin_ctz(static_cast<unsigned>(w.group_size)),
-                                    hn::Load(di, codes), copy, out);
+  DotRowsFoldedInRegisters<BITS, 1>(copy, rs, s, b, xq, xd, xsum, L, GroupShift(w), LaneCodes(L),
+                                    copy, out);
   y[r] = hn::GetLane(hn::SumOfLanes(df, out[0]));
 }
 
