@@ -111,6 +111,15 @@ void shapes(benchmark::internal::Benchmark* b) {
     }
 }
 
+// Qwen2.5-0.5B attention projections (fused q/k/v, then o): matvecs of 0.4-0.6 MB, where a
+// 2-thread split leaves each thread about 150 KB and the fixed costs of an op show.
+void shapes_small(benchmark::internal::Benchmark* b) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1152, 896}, {896, 896}}) {
+    for (int64_t bits : {4, 8}) b->Args({rows, cols, 1, bits, kF32, 1});
+    b->Args({rows, cols, 1, 0, kBf16, 1});
+  }
+}
+
 // Mistral-7B decode: the large projections where a matvec must stream at memory bandwidth.
 void shapes_7b(benchmark::internal::Benchmark* b) {
   for (auto [rows, cols] :
@@ -130,6 +139,13 @@ void shapes_4b(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_linear)
     ->Apply(shapes_4b)
     ->Name("BM_linear_4b")
+    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+BENCHMARK(BM_linear)
+    ->Apply(shapes_small)
+    ->Name("BM_linear_small")
     ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace mofa {
@@ -45,6 +46,36 @@ TEST(ThreadPool, ManyCallsSumCorrectly) {
     total += sum.load();
   }
   EXPECT_EQ(total, 500LL * 4950);
+}
+
+// Each thread reads its own half front to back, one stream, then takes what is left of the other
+// half from its back end. The worker here holds its first chunk until everything else is done,
+// so the caller runs the rest: [0, n/2) in order, then down from n.
+TEST(ThreadPool, AThreadRunsItsShareInOrderThenTakesTheRestFromTheBack) {
+  ThreadPool pool(2);
+  constexpr int64_t n = 800;
+  std::vector<std::pair<int64_t, int64_t>> caller;
+  std::atomic<int64_t> processed{0};
+  pool.parallel_for(n, [&](int64_t b, int64_t e, int t) {
+    if (t == 0)
+      caller.emplace_back(b, e);
+    else
+      while (processed.load() < n - (e - b)) std::this_thread::yield();
+    processed.fetch_add(e - b);
+  });
+  ASSERT_FALSE(caller.empty());
+  size_t i = 0;
+  for (int64_t at = 0; at < n / 2; ++i) {
+    ASSERT_LT(i, caller.size());
+    EXPECT_EQ(caller[i].first, at) << "own chunk " << i;
+    at = caller[i].second;
+  }
+  EXPECT_EQ(caller[i - 1].second, n / 2);
+  for (int64_t at = n; i < caller.size(); ++i) {
+    EXPECT_EQ(caller[i].second, at) << "taken chunk " << i;
+    at = caller[i].first;
+  }
+  EXPECT_EQ(processed.load(), n);
 }
 
 // Work is claimed, not assigned: when one thread is held up (as when the OS deschedules it), the
