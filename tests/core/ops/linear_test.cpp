@@ -99,8 +99,9 @@ TEST_P(LinearDense, MatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, LinearDense,
                          ::testing::Combine(::testing::Values(DType::f32, DType::f16, DType::bf16),
-                                            // 13: blocks of 8 rows of x and a remainder
-                                            ::testing::Values<int64_t>(1, 2, 7, 13),
+                                            // 13 and 29: blocks of 16, 8, 4 and 1 rows of
+                                            // x (the bf16 GEMM's tiles)
+                                            ::testing::Values<int64_t>(1, 2, 7, 13, 29),
                                             // 37 and 6: the m == 1 path's blocks of rows
                                             // and a remainder; 83: a partial column block.
                                             ::testing::Values<int64_t>(1, 6, 37),
