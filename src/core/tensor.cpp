@@ -6,21 +6,6 @@
 
 namespace mofa {
 
-std::string shape_str(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(s[i]);
-  }
-  return out + "]";
-}
-
-int64_t shape_numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
 static Shape contiguous_strides(const Shape& shape) {
   Shape strides(shape.size());
   int64_t acc = 1;

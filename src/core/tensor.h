@@ -7,15 +7,10 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/shape.h"
 #include "core/storage.h"
 
 namespace mofa {
-
-using Shape = std::vector<int64_t>;
-
-// "[2, 3, 4]"
-std::string shape_str(const Shape& s);
-int64_t shape_numel(const Shape& s);
 
 class Tensor {
  public:
@@ -42,16 +37,23 @@ class Tensor {
   const void* raw() const { return storage_->data() + offset_; }
   void* raw_mut();  // throws InternalError for read-only storage
   template <typename T>
-  const T* data() const { return static_cast<const T*>(raw()); }
+  const T* data() const {
+    return static_cast<const T*>(raw());
+  }
   template <typename T>
-  T* data_mut() { return static_cast<T*>(raw_mut()); }
+  T* data_mut() {
+    return static_cast<T*>(raw_mut());
+  }
 
   // Views sharing storage.
-  Tensor reshape(Shape shape) const;             // contiguous tensors only
+  Tensor reshape(Shape shape) const;                        // contiguous tensors only
   Tensor slice(int dim, int64_t begin, int64_t end) const;  // [begin, end) along dim
-  Tensor row(int64_t i) const { return slice(0, i, i + 1).reshape(Shape(shape_.begin() + 1, shape_.end())); }
+  Tensor row(int64_t i) const {
+    return slice(0, i, i + 1).reshape(Shape(shape_.begin() + 1, shape_.end()));
+  }
 
-  // Element i of a contiguous tensor of any float dtype, widened to f32 (slow; tests, small tables).
+  // Element i of a contiguous tensor of any float dtype, widened to f32 (slow; tests, small
+  // tables).
   float get_f32(int64_t i) const;
   // A contiguous f32 copy (widening f16/bf16); for tests and load-time conversion.
   Tensor to_f32() const;

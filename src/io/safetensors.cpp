@@ -156,6 +156,9 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path,
     if (!dt->is_string()) fail(tw + "'dtype' must be a string, got " + json_type(*dt));
     if (!sh->is_array()) fail(tw + "'shape' must be an array, got " + json_type(*sh));
     if (!off->is_array()) fail(tw + "'data_offsets' must be an array, got " + json_type(*off));
+    if (sh->size() > Shape::kMaxRank)
+      fail(tw + "shape " + sh->dump() + " has " + std::to_string(sh->size()) +
+           " dimensions; at most " + std::to_string(Shape::kMaxRank) + " are supported");
 
     TensorInfo info;
     info.dtype = dt->get<std::string>();

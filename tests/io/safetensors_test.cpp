@@ -208,7 +208,9 @@ INSTANTIATE_TEST_SUITE_P(
             R"({"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]})",
             "impossibly large"},
         BadEntry{R"({"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,8]})",
-                 "non-negative integers"}));
+                 "non-negative integers"},
+        BadEntry{R"({"dtype":"F32","shape":[1,1,1,1,1,1,1,1,2],"data_offsets":[0,8]})",
+                 "has 9 dimensions; at most 8 are supported"}));
 
 TEST(Safetensors, RejectsTruncatedFile) {
   TempDir dir;
