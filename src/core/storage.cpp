@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "core/cache_line.h"
 #include "core/error.h"
 
 namespace mofa {
@@ -59,7 +60,7 @@ class MappedStorage final : public Storage {
 };
 
 constexpr size_t kHugePage = size_t{2} << 20;
-constexpr size_t kLineBytes = 64;
+constexpr size_t kLineBytes = static_cast<size_t>(kCacheLineBytes);
 
 // Anonymous memory of at least `bytes`, starting on a 2 MiB boundary so that the kernel can back
 // all of it with huge pages; null if it cannot be reserved.

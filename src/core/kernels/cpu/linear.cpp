@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/cache_line.h"
 #include "core/error.h"
 #include "core/kernels/cpu/cpu_kernels.h"
 #include "core/kernels/cpu/linear_bf16.h"
@@ -71,7 +72,7 @@ size_t FloatLanes() {
 
 // Matvecs stream W from DRAM once; the hardware prefetcher alone leaves much of the bandwidth
 // unused, so they also ask for the lines they will read a few KB on.
-constexpr int64_t kLineBytes = 64;  // one prefetch asks for one cache line
+constexpr int64_t kLineBytes = kCacheLineBytes;  // one prefetch asks for one line
 
 // The quantized matvec prefetches the block of rows at least this far ahead of the one it reads.
 // One block ahead is too close for short rows: Qwen2.5-0.5B 4-bit (896 columns, 1792-byte blocks

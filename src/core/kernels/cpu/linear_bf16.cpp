@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cache_line.h"
 #include "core/error.h"
 #include "core/kernels/cpu/shared_rows.h"
 #include "core/thread_pool.h"
@@ -18,9 +19,9 @@
 namespace mofa::kernels::cpu {
 namespace {
 
-constexpr int64_t kLanes = 16;            // f32 lanes, and weight rows per GEMM tile
-constexpr int64_t kPairs = 32;            // bf16 values per vector
-constexpr int64_t kPrefetch = 64;         // bytes per prefetched line
+constexpr int64_t kLanes = 16;                  // f32 lanes, and weight rows per GEMM tile
+constexpr int64_t kPairs = 32;                  // bf16 values per vector
+constexpr int64_t kPrefetch = kCacheLineBytes;  // bytes per prefetched line
 constexpr int64_t kPrefetchAhead = 2048;  // bytes, where prefetch_rows(); Zen 4: 1-3 KB alike,
                                           // 4 and 8 KB slower
 constexpr int64_t kRowsPerSplit = 4;      // matvec rows per unit of the pool's split
