@@ -85,7 +85,9 @@ void ThreadPool::run(int64_t n, int64_t align, Thunk thunk, void* ctx) {
     return;
   }
   const int64_t blocks = (n + align - 1) / align;
-  const int64_t chunks = std::min<int64_t>(blocks, n_threads_ * kChunksPerShare);
+  // A share's indices are 16 bits: past 16383 threads some shares are empty.
+  const int64_t chunks = std::min<int64_t>(
+      {blocks, int64_t{n_threads_} * kChunksPerShare, static_cast<int64_t>(kIndexMask)});
   const uint32_t generation =
       static_cast<uint32_t>(generation_.load(std::memory_order_relaxed) + 1);
   {

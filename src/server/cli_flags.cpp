@@ -15,6 +15,11 @@ void add_cache_type_flags(CLI::App* cmd, std::string* k, std::string* v) {
       ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
 }
 
+void add_threads_flag(CLI::App* cmd, int* threads) {
+  cmd->add_option("--threads,-t", *threads, "compute threads (0, the default: every core)")
+      ->check(CLI::Range(0, kMaxThreads));
+}
+
 void add_mmap_flag(CLI::App* cmd, bool* mmap) {
   cmd->add_flag("--mmap", *mmap,
                 "map the weight files instead of reading them into huge-page memory (opens "

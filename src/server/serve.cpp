@@ -32,8 +32,7 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
   app.add_option("--api-key", o.api_key, "require 'Authorization: Bearer KEY' (all but /health)");
   app.add_option("--ctx-size,-c", o.ctx_size, "context length per slot (0: the model's)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--threads,-t", o.threads, "compute threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  add_threads_flag(&app, &o.threads);
   app.add_option("--parallel", o.parallel, "sequences generated together (KV-cache slots)")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -63,3 +63,14 @@ if "$bin/mofa" run --model "$tiny" --prompt x -n 1 --cache-type-k q4_0 2>"$work/
   echo "an unknown cache type was accepted"; exit 1
 fi
 grep -q "cache-type-k" "$work/err"
+# The same answer on 1 and 2 threads (the pool splits every op differently); a thread count past
+# the limit, or below 0, is refused before anything loads.
+answer1=$("$bin/mofa" run --model "$tiny" --prompt "And God said unto Moses," --temp 0 -n 40 -t 1)
+answer2=$("$bin/mofa" run --model "$tiny" --prompt "And God said unto Moses," --temp 0 -n 40 -t 2)
+[ "$answer1" = "$answer2" ] || { echo "1 thread: $answer1; 2 threads: $answer2"; exit 1; }
+for t in 100000 -3; do
+  if "$bin/mofa" run --model "$tiny" --prompt x -n 1 --threads "$t" 2>"$work/err"; then
+    echo "--threads $t was accepted"; exit 1
+  fi
+  grep -q -- "--threads" "$work/err" || { cat "$work/err"; exit 1; }
+done

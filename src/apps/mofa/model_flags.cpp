@@ -30,7 +30,7 @@ models::KvCacheTypes ModelFlags::kv_types() const {
 
 void add_model_flags(CLI::App* cmd, ModelFlags* f) {
   cmd->add_option("--model,-m", f->model, "model directory, or a model id in the models dir");
-  cmd->add_option("--threads,-t", f->threads, "CPU threads (default: all cores)");
+  server::add_threads_flag(cmd, &f->threads);
   cmd->add_option("--ctx-size,-c", f->ctx_size, "context length (default: the model's)");
   cmd->add_flag("--exact", f->exact, "exact matmuls (f32 activations, as the reference computes)");
   server::add_mmap_flag(cmd, &f->mmap);
