@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "core/ops/ops.h"
 #include "core/storage.h"
@@ -136,32 +137,20 @@ void shapes_4b(benchmark::internal::Benchmark* b) {
   }
 }
 
-BENCHMARK(BM_linear)
-    ->Apply(shapes_4b)
-    ->Name("BM_linear_4b")
-    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
-    ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
-
-BENCHMARK(BM_linear)
-    ->Apply(shapes_small)
-    ->Name("BM_linear_small")
-    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
-    ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
-
-BENCHMARK(BM_linear)
-    ->Apply(shapes_7b)
-    ->Name("BM_linear_7b")
-    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
-    ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
-
-BENCHMARK(BM_linear)
-    ->Apply(shapes)
-    ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
-    ->Unit(benchmark::kMicrosecond)
-    ->UseRealTime();
+// One BM_linear family per model's shapes, in the order --benchmark_list_tests prints them.
+const bool registered = [] {
+  using Apply = void (*)(benchmark::internal::Benchmark*);
+  for (auto [name, apply] : {std::pair<const char*, Apply>{"BM_linear_4b", shapes_4b},
+                             {"BM_linear_small", shapes_small},
+                             {"BM_linear_7b", shapes_7b},
+                             {"BM_linear", shapes}})
+    benchmark::RegisterBenchmark(name, BM_linear)
+        ->Apply(apply)
+        ->ArgNames({"rows", "cols", "m", "bits", "dt", "fast"})
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  return true;
+}();
 
 }  // namespace
 }  // namespace mofa
