@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "core/cache_line.h"
@@ -161,6 +162,19 @@ MOFA_BF16_TARGET void tile_micro(const uint32_t* tile, int64_t K, const uint16_t
   for (int i = 0; i < MR; ++i) _mm512_mask_storeu_ps(y + i * ldy, live, acc[i]);
 }
 
+// Every row of x (m of them) against one repacked tile, in blocks of MR rows: as many of the
+// first height as fit, then of the next, down to single rows.
+template <int... MR>
+MOFA_BF16_TARGET void tile_rows(const uint32_t* tile, int64_t K, const uint16_t* xb, int64_t ldx,
+                                int64_t m, float* y, int64_t ldy, __mmask16 live) {
+  int64_t i = 0;
+  auto blocks_of = [&](auto height) {
+    constexpr int H = decltype(height)::value;
+    for (; i + H <= m; i += H) tile_micro<H>(tile, K, xb + i * ldx, ldx, y + i * ldy, ldy, live);
+  };
+  (blocks_of(std::integral_constant<int, MR>{}), ...);
+}
+
 MOFA_BF16_TARGET void gemm_tiles(const uint16_t* xb, int64_t m, int64_t ldx, const uint16_t* w,
                                  int64_t rows, int64_t K, int64_t r0, int64_t r1, uint32_t* tile,
                                  float* y) {
@@ -168,14 +182,7 @@ MOFA_BF16_TARGET void gemm_tiles(const uint16_t* xb, int64_t m, int64_t ldx, con
     const int64_t nr = std::min(kLanes, r1 - t0);
     repack_tile(w, K, t0, nr, tile);
     const __mmask16 live = static_cast<__mmask16>(nr >= kLanes ? 0xFFFF : (1u << nr) - 1);
-    int64_t i = 0;
-    for (; i + kRowsOfX <= m; i += kRowsOfX)
-      tile_micro<kRowsOfX>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
-    for (; i + 8 <= m; i += 8)
-      tile_micro<8>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
-    for (; i + 4 <= m; i += 4)
-      tile_micro<4>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
-    for (; i < m; ++i) tile_micro<1>(tile, K, xb + i * ldx, ldx, y + i * rows + t0, rows, live);
+    tile_rows<kRowsOfX, 8, 4, 1>(tile, K, xb, ldx, m, y + t0, rows, live);
   }
 }
 
